@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ttmbio.errors import ConfigError
+from ttmbio.params import Params, load_params
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def write(tmp_path: Path, doc: dict) -> Path:
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+def refused(tmp_path: Path, doc: dict) -> str:
+    with pytest.raises(ConfigError) as info:
+        load_params(write(tmp_path, doc))
+    message = str(info.value)
+    assert "\n" not in message and message.startswith(str(tmp_path / "params.yaml"))
+    return message
+
+
+def test_committed_params_equal_the_code_defaults(tmp_path: Path) -> None:
+    params = load_params(REPO / "params.yaml")
+    assert params.splits.ratios == {"train": 0.7, "val": 0.15, "test": 0.15}
+    assert params.data.vitaldb.tracks["PPG"] == ["SNUADC/PLETH"]
+    (tmp_path / "params.yaml").write_text("")
+    defaults = load_params(tmp_path / "params.yaml")
+    assert isinstance(defaults, Params)
+    assert defaults.model_dump() == params.model_dump()
+
+
+def test_ratios_not_summing_to_one_name_the_param(tmp_path: Path) -> None:
+    msg = refused(tmp_path, {"splits": {"ratios": {"train": 0.8, "val": 0.2, "test": 0.2}}})
+    assert "splits.ratios must sum to 1, got 1.2" in msg
+
+
+def test_unknown_keys_are_refused_at_any_depth(tmp_path: Path) -> None:
+    assert "unknown param 'splits.sed'" in refused(tmp_path, {"splits": {"sed": 7}})
+    assert "unknown param 'pretrian'" in refused(tmp_path, {"pretrian": {}})
+    assert "'synth.vitaldb.n_case'" in refused(tmp_path, {"synth": {"vitaldb": {"n_case": 3}}})
+
+
+def test_out_of_range_values_show_value_and_rule(tmp_path: Path) -> None:
+    msg = refused(tmp_path, {"synth": {"butppg": {"good_fraction": 1.5}}})
+    assert "synth.butppg.good_fraction = 1.5" in msg and "less than or equal to 1" in msg
+
+
+@pytest.mark.parametrize(
+    ("doc", "expected"),
+    [
+        ({"splits": {"vitaldb": {"case_set": "bis2"}}}, "splits.vitaldb.case_set='bis2'"),
+        ({"splits": {"k_folds": 1}}, "splits.k_folds must be 0 (off) or >= 2"),
+        ({"splits": {"ratios": {"train": 1.0}}}, "splits.ratios must have exactly the keys"),
+        (
+            {"data": {"vitaldb": {"required_channels": ["ECG", "SPO2"]}}},
+            "data.vitaldb.required_channels names ['SPO2']",
+        ),
+        (
+            {"synth": {"vitaldb": {"n_cases": 3, "n_subjects": 5}}},
+            "synth.vitaldb.n_subjects (5) must be <= n_cases (3)",
+        ),
+        ({"data": {"vitaldb": {"source": "ftp"}}}, "data.vitaldb.source = 'ftp'"),
+    ],
+)
+def test_cross_field_rules(tmp_path: Path, doc: dict, expected: str) -> None:
+    assert expected in refused(tmp_path, doc)
+
+
+def test_missing_and_malformed_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="params file not found"):
+        load_params(tmp_path / "nope.yaml")
+    (tmp_path / "params.yaml").write_text("splits: [\n")
+    with pytest.raises(ConfigError, match="fix the YAML syntax"):
+        load_params(tmp_path / "params.yaml")

@@ -1,0 +1,23 @@
+"""Errors whose message is the one line a user sees.
+
+Each names the file or param at fault and what to do about it; the CLI prints
+``str(error)`` and exits non-zero, without a traceback.
+"""
+
+from __future__ import annotations
+
+
+class TtmbioError(Exception):
+    """Base class: a failure the user can act on, described in one line."""
+
+
+class ConfigError(TtmbioError):
+    """A params value (or combination) that cannot work; raised before any work starts."""
+
+
+class SourceError(TtmbioError):
+    """A data source (file, folder, URL) that cannot be read."""
+
+
+class CaseError(SourceError):
+    """One case or record cannot be used; the stage skips it and reports it."""
