@@ -1,0 +1,19 @@
+"""Shared fixtures: tiny real-format datasets built per test."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures.files import make_butppg_dir, make_vital_dir
+
+
+@pytest.fixture
+def vital_dir(tmp_path: Path) -> Path:
+    return make_vital_dir(tmp_path / "vitaldb")
+
+
+@pytest.fixture
+def butppg_dir(tmp_path: Path) -> Path:
+    return make_butppg_dir(tmp_path / "butppg")

@@ -1,0 +1,82 @@
+"""What every data source hands the pipeline: an index of cases, and recordings on demand.
+
+A source first *indexes* its cases cheaply (ids, subjects, available tracks, case-level
+labels), which is all the ``splits`` stage needs; later stages *load* one recording at a time.
+Per-case problems never raise out of an index: they become :class:`Skipped` rows that the
+stage reports in its metrics, so one broken file cannot lose the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+
+def plain_attrs(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Table cells as JSON-ready Python values (numpy scalars unwrapped, NaN as None)."""
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if value is None or (not isinstance(value, str) and pd.isna(value)):
+            out[str(key)] = None
+        else:
+            out[str(key)] = value.item() if hasattr(value, "item") else value
+    return out
+
+
+@dataclass(frozen=True)
+class CaseEntry:
+    """One case (VitalDB) or record (BUT-PPG), as listed by a source index."""
+
+    dataset: str
+    case_id: str
+    subject_id: str
+    file: str
+    tracks: tuple[str, ...] = ()
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A case the source could not use; ``reason`` is the one line shown (it names the file)."""
+
+    dataset: str
+    case_id: str
+    file: str
+    reason: str
+
+
+@dataclass
+class SourceIndex:
+    """Usable cases plus everything skipped (and non-fatal notes such as repaired headers)."""
+
+    dataset: str
+    cases: list[CaseEntry] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Signal:
+    """One channel: float32 samples (NaN where missing) at ``fs`` Hz."""
+
+    data: np.ndarray
+    fs: float
+
+    @property
+    def duration_s(self) -> float:
+        return len(self.data) / self.fs
+
+
+@dataclass(frozen=True)
+class Recording:
+    """The named channels of one case, each at its native sampling rate."""
+
+    dataset: str
+    case_id: str
+    subject_id: str
+    signals: dict[str, Signal]
+    attrs: dict[str, Any] = field(default_factory=dict)

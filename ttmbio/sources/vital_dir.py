@@ -1,0 +1,196 @@
+"""A folder of VitalDB ``.vital`` files, read with the ``vitaldb`` package.
+
+This is the path every VitalDB-format case takes: the synthetic default, a user's own folder,
+and cases downloaded from the open dataset API (cached as ``<caseid>.vital``).
+"""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import vitaldb
+
+from ttmbio.errors import CaseError, SourceError
+from ttmbio.sources.base import (
+    CaseEntry,
+    Recording,
+    Signal,
+    Skipped,
+    SourceIndex,
+    plain_attrs,
+)
+
+DATASET = "vitaldb"
+WAVE_FS = 500.0
+_CHUNK = 1 << 20
+
+
+def case_sort_key(path: Path) -> tuple[int, int | str]:
+    """Numeric case ids in numeric order (2 before 10), other names after, by name."""
+    stem = path.stem
+    return (0, int(stem)) if stem.isdigit() else (1, stem)
+
+
+def check_vital_file(path: Path) -> None:
+    """Raise :class:`CaseError` unless ``path`` is a complete gzip stream of a vital file.
+
+    ``vitaldb.VitalFile`` silently returns partial data for a truncated file, so the whole
+    stream is decompressed once here (cheap next to parsing) to reach the end-of-stream marker.
+    """
+    try:
+        with gzip.open(path, "rb") as f:
+            if f.read(4) != b"VITA":
+                raise CaseError(f"{path}: not a .vital file (no VITA signature); remove it")
+            while f.read(_CHUNK):
+                pass
+    except CaseError:
+        raise
+    except EOFError:
+        raise CaseError(
+            f"{path}: truncated .vital file (gzip stream ends early); re-download or remove it"
+        ) from None
+    except (gzip.BadGzipFile, zlib.error, OSError) as err:
+        raise CaseError(
+            f"{path}: not a readable .vital file ({err}); re-download or remove it"
+        ) from None
+
+
+def read_track_names(path: Path) -> tuple[tuple[str, ...], float]:
+    """Track names and duration (s) from the file header, without reading the samples."""
+    vf = vitaldb.VitalFile(str(path), header_only=True)
+    return tuple(sorted(vf.get_track_names())), float(vf.dtend - vf.dtstart)
+
+
+def resolve_channels(
+    tracks: Sequence[str], aliases: Mapping[str, Sequence[str]], channels: Sequence[str]
+) -> tuple[dict[str, str], list[str]]:
+    """Map each wanted channel to the first alias present; also return the channels missing."""
+    present = set(tracks)
+    found: dict[str, str] = {}
+    missing: list[str] = []
+    for channel in channels:
+        track = next((t for t in aliases[channel] if t in present), None)
+        if track is None:
+            missing.append(channel)
+        else:
+            found[channel] = track
+    return found, missing
+
+
+def read_clinical_csv(path: Path | None) -> pd.DataFrame | None:
+    """The VitalDB ``cases`` table (``caseid``, ``subjectid``, ...) or None when not given."""
+    if path is None:
+        return None
+    path = Path(path)
+    if not path.is_file():
+        raise SourceError(
+            f"{path}: clinical table not found; set data.vitaldb.clinical_csv "
+            "to the cases CSV or to null"
+        )
+    table = pd.read_csv(path)
+    missing = {"caseid", "subjectid"} - set(table.columns)
+    if missing:
+        raise SourceError(
+            f"{path}: clinical table lacks columns {sorted(missing)}; it needs "
+            "VitalDB's 'cases' columns caseid and subjectid"
+        )
+    table["caseid"] = table["caseid"].astype(str)
+    return table.set_index("caseid", drop=False)
+
+
+def _clinical_attrs(table: pd.DataFrame | None, case_id: str) -> dict[str, object]:
+    if table is None or case_id not in table.index:
+        return {}
+    return plain_attrs(table.loc[case_id])
+
+
+def index_entries(
+    files: Sequence[tuple[str, str, tuple[str, ...]]],
+    aliases: Mapping[str, Sequence[str]],
+    required: Sequence[str],
+    clinical: pd.DataFrame | None,
+) -> SourceIndex:
+    """Turn ``(case_id, file, tracks)`` rows into an index: cases lacking a channel are skipped.
+
+    Shared by the folder and the API source so both select cases by the same rule.
+    """
+    index = SourceIndex(DATASET)
+    for case_id, file, tracks in files:
+        _, missing = resolve_channels(tracks, aliases, required)
+        if missing:
+            looked = "; ".join(f"{c}: {', '.join(aliases[c])}" for c in missing)
+            index.skipped.append(
+                Skipped(DATASET, case_id, file, f"{file}: missing required track(s) ({looked})")
+            )
+            continue
+        attrs = _clinical_attrs(clinical, case_id)
+        subject = attrs.get("subjectid")
+        subject_id = str(subject) if subject is not None else f"case-{case_id}"
+        index.cases.append(CaseEntry(DATASET, case_id, subject_id, file, tracks, attrs))
+    return index
+
+
+def scan_vital_dir(
+    folder: Path,
+    aliases: Mapping[str, Sequence[str]],
+    required: Sequence[str],
+    clinical_csv: Path | None,
+) -> SourceIndex:
+    """Index every ``*.vital`` in ``folder``; unreadable files are skipped and reported."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise SourceError(
+            f"{folder}: folder of .vital files not found; run `ttmbio synth` or "
+            "set data.vitaldb.path"
+        )
+    paths = sorted(folder.glob("*.vital"), key=case_sort_key)
+    if not paths:
+        raise SourceError(
+            f"{folder}: no .vital files; run `ttmbio synth` or set "
+            "data.vitaldb.path to a folder of .vital files"
+        )
+    clinical = read_clinical_csv(clinical_csv)
+    rows: list[tuple[str, str, tuple[str, ...]]] = []
+    bad: list[Skipped] = []
+    for path in paths:
+        try:
+            check_vital_file(path)
+            tracks, _ = read_track_names(path)
+        except CaseError as err:
+            bad.append(Skipped(DATASET, path.stem, str(path), str(err)))
+            continue
+        rows.append((path.stem, str(path), tracks))
+    index = index_entries(rows, aliases, required, clinical)
+    index.skipped[:0] = bad
+    return index
+
+
+def load_vital_recording(
+    path: Path,
+    case_id: str,
+    subject_id: str,
+    channel_tracks: Mapping[str, str],
+    fs: float = WAVE_FS,
+) -> Recording:
+    """Read the named channels at ``fs`` (``interval=1/fs``: vitaldb defaults to 1 Hz).
+
+    Raises :class:`CaseError` naming the file for a corrupt file, a missing or all-NaN track.
+    """
+    check_vital_file(path)
+    vf = vitaldb.VitalFile(str(path), track_names=list(channel_tracks.values()))
+    absent = [t for t in channel_tracks.values() if t not in vf.get_track_names()]
+    if absent:
+        raise CaseError(f"{path}: missing track(s) {absent}; check data.vitaldb.tracks aliases")
+    values = vf.to_numpy(list(channel_tracks.values()), 1.0 / fs)
+    signals: dict[str, Signal] = {}
+    for i, (channel, track) in enumerate(channel_tracks.items()):
+        column = np.asarray(values[:, i], dtype=np.float32)
+        if not np.isfinite(column).any():
+            raise CaseError(f"{path}: track {track} ({channel}) has no finite samples")
+        signals[channel] = Signal(column, fs)
+    return Recording(DATASET, case_id, subject_id, signals)

@@ -1,0 +1,319 @@
+"""Client for the VitalDB open dataset API that downloads into a local cache.
+
+Every file is downloaded once into ``cache_dir`` and read from there afterwards, so the
+rest of the pipeline reads cached ``.vital`` files with the same code as a local folder
+of ``.vital`` files, and a re-run of a stage makes no network requests.
+
+Layout of the API (as used by the ``vitaldb`` package itself):
+
+- ``{api_url}/cases``: clinical table (CSV, possibly gzip-encoded)
+- ``{api_url}/trks``: track index (CSV with ``caseid,tname,tid``)
+- ``{api_url}/{dataset_version}/{caseid}.vital``: the case's packed ``.vital`` file
+
+Cache layout: ``cache_dir/cases.csv``, ``cache_dir/trks.csv``, ``cache_dir/vital/{id}.vital``.
+Downloads go to a hidden ``*.part`` file in the same folder and are ``os.replace``d into
+place only once complete and verified, so a file with the final name is always whole.
+
+Errors: a case-specific failure (HTTP 404, a corrupt download, a server error on that
+one file) raises ``CaseError`` so the stage can skip the case; failing to reach the API
+at all raises ``SourceError`` even while downloading a case, because every other case
+would fail the same way and skipping them one by one would only hide the outage.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import http.client
+import os
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import pandas as pd
+import vitaldb.dataset
+
+from ttmbio import __version__
+from ttmbio.errors import CaseError, ConfigError, SourceError
+
+DEFAULT_API_URL = "https://api.vitaldb.net"
+CASES_COLUMNS: tuple[str, ...] = ("caseid",)
+TRKS_COLUMNS: tuple[str, ...] = ("caseid", "tname", "tid")
+
+_CHUNK = 1 << 20
+_GZIP_MAGIC = b"\x1f\x8b"
+_VITAL_MAGIC = b"VITA"
+_USER_AGENT = f"ttmbio/{__version__} (VitalDB cache)"
+_OFFLINE_FIX = "check the network, or set data.vitaldb.source=vital_dir with a local folder"
+
+
+def _one_line(text: object) -> str:
+    """Collapse whitespace so an error message never spans several lines."""
+    return " ".join(str(text).split())
+
+
+def _is_transient(status: int) -> bool:
+    """Server-side and rate-limit statuses may succeed on a later try; 404 never will."""
+    return status >= 500 or status in (408, 429)
+
+
+def _network_reason(err: BaseException) -> str:
+    """Short ``Type: reason`` text for a network failure, without the urllib wrapping."""
+    reason = err.reason if isinstance(err, urllib.error.URLError) else err
+    return _one_line(f"{type(err).__name__}: {reason}")
+
+
+def _tries(count: int) -> str:
+    """Say "1 try" or "3 tries", so the user sees whether retries happened at all."""
+    return f"{count} try" if count == 1 else f"{count} tries"
+
+
+def _remove(path: Path) -> None:
+    """Delete a partial file; a failure to delete must not mask the real error."""
+    with contextlib.suppress(OSError):
+        path.unlink(missing_ok=True)
+
+
+def _write_chunk(out: BinaryIO, chunk: bytes, dest: Path) -> None:
+    """Write to the temp file, reporting a local disk problem as such (not as a network one)."""
+    try:
+        out.write(chunk)
+    except OSError as err:
+        raise SourceError(
+            f"cannot write the VitalDB cache file {dest} ({_one_line(err)}): "
+            "free disk space or set cache_dir to a writable folder"
+        ) from None
+
+
+def _gunzip_in_place(path: Path) -> None:
+    """Replace a gzip file by its content (for a CSV served gzip'd without Content-Encoding)."""
+    plain = path.with_name(path.name + ".gunzip")
+    try:
+        with gzip.open(path, "rb") as src, plain.open("wb") as dst:
+            while chunk := src.read(_CHUNK):
+                dst.write(chunk)
+        os.replace(plain, path)
+    finally:
+        _remove(plain)
+
+
+def _starts_with(path: Path, magic: bytes) -> bool:
+    """Sniff a file's first bytes; the API may or may not gzip the CSVs."""
+    with path.open("rb") as f:
+        return f.read(len(magic)) == magic
+
+
+def _vital_problem(path: Path) -> str | None:
+    """Why ``path`` is not a whole ``.vital`` file, or None when it is.
+
+    The whole gzip stream is read so a truncated or corrupted download is caught here,
+    once, instead of as a confusing parse error in a later stage.
+    """
+    try:
+        with gzip.open(path, "rb") as f:
+            head = f.read(len(_VITAL_MAGIC))
+            if head != _VITAL_MAGIC:
+                return f"starts with {head!r} after gunzip, not {_VITAL_MAGIC!r}"
+            while f.read(_CHUNK):
+                pass
+    except (OSError, EOFError, zlib.error) as err:
+        return _one_line(f"not a complete gzip stream: {type(err).__name__}: {err}")
+    return None
+
+
+def _read_csv(path: Path, required: Sequence[str], source: str, fix: str) -> pd.DataFrame:
+    """Read a CSV and check its columns, so a wrong file fails here and not deep in a stage."""
+    try:
+        table = pd.read_csv(path, low_memory=False)
+    except (ValueError, OSError, UnicodeDecodeError) as err:
+        raise SourceError(f"{source} is not a readable CSV ({_one_line(err)}): {fix}") from None
+    missing = [col for col in required if col not in table.columns]
+    if missing:
+        raise SourceError(f"{source} lacks the column(s) {', '.join(missing)}: {fix}")
+    return table
+
+
+@dataclass(frozen=True)
+class VitalDBApi:
+    """VitalDB open dataset API with a download-once local cache.
+
+    ``retries`` is the number of extra tries after the first one for transient failures
+    (network errors, timeouts, HTTP 5xx/408/429), waiting ``backoff_s * 2**n`` in between.
+    """
+
+    api_url: str = DEFAULT_API_URL
+    cache_dir: Path = Path("data/cache/vitaldb")
+    dataset_version: str = vitaldb.dataset.DATASET_VERSION
+    timeout_s: float = 60.0
+    retries: int = 3
+    backoff_s: float = 0.5
+
+    def __post_init__(self) -> None:
+        """Normalise values coming from YAML params and reject ones that cannot work."""
+        object.__setattr__(self, "api_url", str(self.api_url).rstrip("/"))
+        object.__setattr__(self, "cache_dir", Path(self.cache_dir))
+        if not self.api_url.startswith(("http://", "https://")):
+            raise ConfigError(
+                f"VitalDB api_url {self.api_url!r} is not an http(s) URL: "
+                f"set it to {DEFAULT_API_URL}"
+            )
+        if self.timeout_s <= 0 or self.retries < 0 or self.backoff_s < 0:
+            raise ConfigError(
+                f"VitalDB timeout_s={self.timeout_s}, retries={self.retries}, "
+                f"backoff_s={self.backoff_s}: use timeout_s > 0, retries >= 0, backoff_s >= 0"
+            )
+
+    # ----------------------------------------------------------------- public API
+
+    def clinical_table(self) -> pd.DataFrame:
+        """Clinical table (one row per case); downloaded once to ``cache_dir/cases.csv``."""
+        return self._cached_csv("cases", CASES_COLUMNS)
+
+    def track_index(self) -> pd.DataFrame:
+        """Track index (``caseid,tname,tid``); downloaded once to ``cache_dir/trks.csv``."""
+        return self._cached_csv("trks", TRKS_COLUMNS)
+
+    def find_cases(self, track_names: Sequence[str]) -> list[int]:
+        """Sorted caseids that have ALL of ``track_names`` (exact match, e.g. "SNUADC/PLETH")."""
+        if isinstance(track_names, str):
+            track_names = [track_names]
+        wanted = set(track_names)
+        if not wanted:
+            raise ConfigError(
+                "find_cases got no track names: list the required tracks, e.g. ['SNUADC/PLETH']"
+            )
+        index = self.track_index()
+        hits = index.loc[index["tname"].isin(wanted), ["caseid", "tname"]]
+        counts = hits.drop_duplicates().groupby("caseid")["tname"].nunique()
+        return sorted(int(caseid) for caseid in counts.index[counts == len(wanted)])
+
+    def case_path(self, caseid: int) -> Path:
+        """Local path of the case's ``.vital`` file, downloading it first if not cached."""
+        caseid = self._check_caseid(caseid)
+        dest = self.cache_dir / "vital" / f"{caseid}.vital"
+        if dest.exists():
+            return dest
+        url = self.case_url(caseid)
+        self._download(url, dest, caseid, lambda tmp: self._verify_vital(tmp, url, caseid))
+        return dest
+
+    def case_url(self, caseid: int) -> str:
+        """URL of one case's packed ``.vital`` file for this dataset version."""
+        return f"{self.api_url}/{self.dataset_version}/{caseid}.vital"
+
+    # ----------------------------------------------------------------- helpers
+
+    @staticmethod
+    def _check_caseid(caseid: object) -> int:
+        """Caseids are positive ints; anything else would build a nonsense URL."""
+        try:
+            value = int(caseid)  # type: ignore[call-overload]
+        except (TypeError, ValueError):
+            value = 0
+        if isinstance(caseid, bool) or value < 1 or value != caseid:
+            raise CaseError(
+                f"VitalDB caseid {caseid!r} is not a positive integer: fix the case list"
+            )
+        return value
+
+    def _cached_csv(self, name: str, required: Sequence[str]) -> pd.DataFrame:
+        """Read ``cache_dir/{name}.csv``, downloading and checking it first if missing."""
+        dest = self.cache_dir / f"{name}.csv"
+        url = f"{self.api_url}/{name}"
+        if not dest.exists():
+            self._download(url, dest, None, lambda tmp: self._verify_csv(tmp, url, required))
+        return _read_csv(dest, required, f"cached file {dest}", f"delete {dest} to download again")
+
+    @staticmethod
+    def _verify_csv(tmp: Path, url: str, required: Sequence[str]) -> None:
+        """Un-gzip if needed and check the columns before the file may enter the cache."""
+        try:
+            if _starts_with(tmp, _GZIP_MAGIC):
+                _gunzip_in_place(tmp)
+        except (OSError, EOFError, zlib.error) as err:
+            raise SourceError(
+                f"the VitalDB API at {url} sent a corrupt gzip body ({_one_line(err)}): "
+                "try again later"
+            ) from None
+        fix = "check api_url points at the VitalDB API, or try again later"
+        _read_csv(tmp, required, f"the download from {url}", fix)
+
+    @staticmethod
+    def _verify_vital(tmp: Path, url: str, caseid: int) -> None:
+        """Reject anything that is not a whole gzip'd ``.vital`` file (HTML error pages...)."""
+        problem = _vital_problem(tmp)
+        if problem:
+            raise CaseError(
+                f"VitalDB case {caseid} downloaded from {url} is not a valid .vital file "
+                f"({problem}): nothing was cached; try again later or drop the case"
+            )
+
+    def _download(
+        self, url: str, dest: Path, caseid: int | None, verify: Callable[[Path], None]
+    ) -> None:
+        """Download ``url`` to ``dest`` via a temp file that only replaces ``dest`` when valid."""
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+        except OSError as err:
+            raise SourceError(
+                f"cannot write the VitalDB cache folder {dest.parent} ({_one_line(err)}): "
+                "set cache_dir to a writable folder"
+            ) from None
+        tmp = Path(name)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                self._fetch(url, out, dest, caseid)
+            verify(tmp)
+            os.replace(tmp, dest)
+        finally:
+            _remove(tmp)
+
+    def _fetch(self, url: str, out: BinaryIO, dest: Path, caseid: int | None) -> None:
+        """GET ``url`` into ``out``, retrying transient failures with exponential backoff."""
+        request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
+        for attempt in range(self.retries + 1):
+            last = attempt == self.retries
+            try:
+                out.seek(0)
+                out.truncate()
+                with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
+                    while chunk := response.read(_CHUNK):
+                        _write_chunk(out, chunk, dest)
+                return
+            except urllib.error.HTTPError as err:
+                err.close()
+                if last or not _is_transient(err.code):
+                    raise self._http_error(url, err, caseid, attempt + 1) from None
+            except (OSError, http.client.HTTPException) as err:
+                if last:
+                    raise SourceError(
+                        f"cannot reach the VitalDB API at {url} ({_network_reason(err)}) "
+                        f"after {_tries(attempt + 1)}: {_OFFLINE_FIX}"
+                    ) from None
+            time.sleep(self.backoff_s * 2**attempt)
+
+    def _http_error(
+        self, url: str, err: urllib.error.HTTPError, caseid: int | None, tries: int
+    ) -> SourceError:
+        """One-line error for an HTTP error status, naming the URL and what to do."""
+        status = _one_line(f"HTTP {err.code} {err.reason}")
+        if caseid is None:
+            first = "try again later" if _is_transient(err.code) else "check api_url"
+            fix = f"{first}, or set data.vitaldb.source=vital_dir with a local folder"
+            return SourceError(f"the VitalDB API at {url} answered {status}: {fix}")
+        if err.code == 404:
+            return CaseError(
+                f"VitalDB case {caseid} is not at {url} ({status}): drop the case, or check "
+                f"dataset_version={self.dataset_version!r} and api_url"
+            )
+        return CaseError(
+            f"VitalDB case {caseid} could not be downloaded from {url} ({status}, "
+            f"{_tries(tries)}): try again later or drop the case"
+        )
