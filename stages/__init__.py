@@ -1,0 +1,1 @@
+"""The ``ttmbio`` command line: one thin Typer command per DVC stage."""

@@ -1,0 +1,22 @@
+"""The ``ttmbio`` console script."""
+
+from __future__ import annotations
+
+import typer
+
+from stages.splits import splits
+from stages.synth import synth
+
+app = typer.Typer(
+    name="ttmbio",
+    help="Tiny Time Mixers for biosignals: the DVC pipeline's stages as commands.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+)
+app.command()(synth)
+app.command()(splits)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,51 @@
+"""What every stage command shares: params loading, one-line errors, progress, output."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+import typer
+from tqdm import tqdm
+
+from ttmbio.errors import TtmbioError
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+ParamsOption = typer.Option(Path("params.yaml"), "--params", help="params file to read.")
+
+
+def one_line_errors(fn: Callable[P, R]) -> Callable[P, R]:
+    """Turn a :class:`TtmbioError` into ``error: <message>`` on stderr and exit code 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except TtmbioError as err:
+            typer.echo(f"error: {err}", err=True)
+            raise typer.Exit(code=2) from None
+
+    return wrapper
+
+
+def progress(items: Iterable[Any], total: int, label: str) -> Iterator[Any]:
+    """A tqdm bar on stderr, which ``dvc repro`` passes through to the user."""
+    yield from tqdm(
+        items,
+        total=total,
+        desc=label,
+        unit="it",
+        file=sys.stderr,
+        dynamic_ncols=True,
+        mininterval=0.5,
+    )
+
+
+def warn(lines: Iterable[str]) -> None:
+    for line in lines:
+        typer.echo(f"warning: {line}", err=True)

@@ -1,0 +1,82 @@
+"""A throwaway copy of this repository, for tests that run DVC end to end."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+
+# Small enough that synth + splits take seconds, big enough that splits have work to do.
+TINY_PARAMS = {
+    "synth": {
+        "workers": 1,
+        "vitaldb": {"n_cases": 10, "n_subjects": 6, "duration_min": [2.0, 3.0]},
+        "butppg": {"n_subjects": 6, "records_per_subject": 3},
+    },
+}
+
+
+def run(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run a command with this Python's scripts first on PATH and the copy's code importable."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(cwd),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@t",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@t",
+        "DVC_NO_ANALYTICS": "1",
+    }
+    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"{' '.join(args)} failed ({result.returncode}):\n"
+            f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+        )
+    return result
+
+
+def dvc(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return run(cwd, sys.executable, "-m", "dvc", *args, check=check)
+
+
+def deep_update(base: dict, extra: dict) -> dict:
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            deep_update(base[key], value)
+        else:
+            base[key] = value
+    return base
+
+
+def copy_repo(dest: Path, params: dict | None = None) -> Path:
+    """Copy the working tree as git sees it (tracked + untracked, not ignored), then commit.
+
+    Built outputs (data/, models/, metrics/) are DVC's and are left behind, as in a clone.
+    """
+    listed = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard", "-z"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split("\0")
+    for rel in filter(None, listed):
+        src = REPO / rel
+        if src.is_file() and not rel.startswith(("data/", "models/", "metrics/")):
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / rel)
+    params_path = dest / "params.yaml"
+    doc = deep_update(yaml.safe_load(params_path.read_text()), params or TINY_PARAMS)
+    params_path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    run(dest, "git", "init", "-q", "-b", "main")
+    run(dest, "git", "add", "-A")
+    run(dest, "git", "commit", "-q", "-m", "copy")
+    return dest

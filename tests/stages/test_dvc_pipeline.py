@@ -1,0 +1,64 @@
+"""The DVC pipeline end to end in a temporary copy of the repository (slow: ~1 min)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.stages.repo import copy_repo, dvc, run
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def repro_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    repo = copy_repo(tmp_path_factory.mktemp("repo"))
+    result = dvc(repo, "repro")
+    assert "Running stage 'synth'" in result.stdout and "Running stage 'splits'" in result.stdout
+    run(repo, "git", "add", "-A")
+    run(repo, "git", "commit", "-q", "-m", "repro")
+    return repo
+
+
+def test_repro_writes_real_format_data_splits_and_metrics(repro_repo: Path) -> None:
+    assert len(list((repro_repo / "data/raw/vitaldb").glob("*.vital"))) == 10
+    assert (repro_repo / "data/raw/butppg/quality-hr-ann.csv").is_file()
+    split = json.loads((repro_repo / "data/splits.json").read_text())
+    assert len(split["datasets"]["vitaldb"]["cases"]) == 10
+    shown = json.loads(dvc(repro_repo, "metrics", "show", "--json").stdout)
+    assert "metrics/splits.json" in json.dumps(shown)
+    assert (
+        "nothing to reproduce" in dvc(repro_repo, "status").stdout.lower()
+        or "up to date" in dvc(repro_repo, "status").stdout.lower()
+    )
+
+
+def test_exp_run_with_another_seed_changes_the_split(repro_repo: Path) -> None:
+    before = (repro_repo / "data/splits.json").read_text()
+    dvc(repro_repo, "exp", "run", "-S", "splits.seed=7")
+    after = (repro_repo / "data/splits.json").read_text()
+    assert before != after
+    params = dvc(repro_repo, "params", "diff").stdout
+    assert "splits.seed" in params and "42" in params and "7" in params
+    metrics = dvc(repro_repo, "metrics", "diff").stdout
+    assert "metrics/splits.json" in metrics and "vitaldb.val.age_mean" in metrics
+    run(repro_repo, "git", "checkout", "-q", "--", ".")
+    dvc(repro_repo, "checkout", "-q")
+
+
+def test_push_to_a_local_remote_and_pull_into_a_fresh_clone(
+    repro_repo: Path, tmp_path: Path
+) -> None:
+    remote = tmp_path / "remote"
+    dvc(repro_repo, "remote", "add", "-d", "shared", str(remote))
+    run(repro_repo, "git", "commit", "-q", "-am", "remote")
+    dvc(repro_repo, "push")
+    clone = tmp_path / "clone"
+    run(tmp_path, "git", "clone", "-q", str(repro_repo), str(clone))
+    dvc(clone, "pull")
+    for rel in ("data/splits.json", "data/raw/vitaldb/1.vital", "data/raw/butppg/subject-info.csv"):
+        assert (clone / rel).read_bytes() == (repro_repo / rel).read_bytes(), rel
+    status = dvc(clone, "status").stdout.lower()
+    assert "up to date" in status or "nothing to reproduce" in status
