@@ -6,6 +6,7 @@ import typer
 
 from stages.splits import splits
 from stages.synth import synth
+from stages.windows import windows
 
 app = typer.Typer(
     name="ttmbio",
@@ -16,6 +17,7 @@ app = typer.Typer(
 )
 app.command()(synth)
 app.command()(splits)
+app.command()(windows)
 
 
 def main() -> None:

@@ -78,3 +78,42 @@ def test_missing_and_malformed_files(tmp_path: Path) -> None:
     (tmp_path / "params.yaml").write_text("splits: [\n")
     with pytest.raises(ConfigError, match="fix the YAML syntax"):
         load_params(tmp_path / "params.yaml")
+
+
+@pytest.mark.parametrize(
+    ("doc", "expected"),
+    [
+        (
+            {"windows": {"filters": {"ECG": {"band": [0.5, 70.0]}}}},
+            "windows.filters.ECG.band edge 70.0 Hz must be below the Nyquist frequency",
+        ),
+        ({"windows": {"filters": {"PPG": {"band": [8.0, 0.5]}}}}, "low < high"),
+        (
+            {
+                "windows": {
+                    "vitaldb": {"channels": ["PPG", "SPO2"], "stride": 512, "gates": ["gap"]}
+                }
+            },
+            "windows.vitaldb.channels ['SPO2']",
+        ),
+        (
+            {
+                "windows": {
+                    "vitaldb": {"channels": ["PPG"], "stride": 512, "gates": ["gap", "ecg_sqi"]}
+                }
+            },
+            "gates ['ecg_sqi'] need channels ['ECG']",
+        ),
+        (
+            {"windows": {"butppg": {"channels": ["PPG", "GYRO"], "stride": 226, "gates": ["gap"]}}},
+            "not BUT-PPG channels",
+        ),
+        ({"windows": {"vitaldb": {"gates": ["gap", "sqi"]}}}, "windows.vitaldb.gates.1 = 'sqi'"),
+        (
+            {"windows": {"shard_windows": 100, "chunk_windows": 32}},
+            "shard_windows (100) must be a multiple of chunk_windows (32)",
+        ),
+    ],
+)
+def test_windows_rules(tmp_path: Path, doc: dict, expected: str) -> None:
+    assert expected in refused(tmp_path, doc)

@@ -106,7 +106,10 @@ def _api_params(tmp_path: Path, url: str) -> Path:
                         "tracks": {"ECG": ["SNUADC/ECG_II"]},
                         "required_channels": ["ECG"],
                     }
-                }
+                },
+                "windows": {
+                    "vitaldb": {"channels": ["ECG"], "stride": 512, "gates": ["gap", "ecg_sqi"]}
+                },
             }
         )
     )

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import zarr
 
 from tests.stages.repo import copy_repo, dvc, run
 
@@ -16,7 +17,8 @@ pytestmark = pytest.mark.slow
 def repro_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     repo = copy_repo(tmp_path_factory.mktemp("repo"))
     result = dvc(repo, "repro")
-    assert "Running stage 'synth'" in result.stdout and "Running stage 'splits'" in result.stdout
+    for stage in ("synth", "splits", "windows"):
+        assert f"Running stage '{stage}'" in result.stdout
     run(repo, "git", "add", "-A")
     run(repo, "git", "commit", "-q", "-m", "repro")
     return repo
@@ -27,8 +29,15 @@ def test_repro_writes_real_format_data_splits_and_metrics(repro_repo: Path) -> N
     assert (repro_repo / "data/raw/butppg/quality-hr-ann.csv").is_file()
     split = json.loads((repro_repo / "data/splits.json").read_text())
     assert len(split["datasets"]["vitaldb"]["cases"]) == 10
-    shown = json.loads(dvc(repro_repo, "metrics", "show", "--json").stdout)
-    assert "metrics/splits.json" in json.dumps(shown)
+    shown = json.dumps(json.loads(dvc(repro_repo, "metrics", "show", "--json").stdout))
+    assert "metrics/splits.json" in shown and "metrics/windows.json" in shown
+    assert '"rejected"' in shown
+    group = zarr.open_group(str(repro_repo / "data/windows/vitaldb/train.zarr"), mode="r")
+    assert group["signals"].attrs["channels"] == ["PPG", "ECG", "ABP"]
+    assert (
+        group["signals"].shape[0] > 0 and (repro_repo / "data/windows/vitaldb/stats.json").is_file()
+    )
+    assert (repro_repo / "plots/windows/vitaldb_sqi.png").stat().st_size > 1000
     assert (
         "nothing to reproduce" in dvc(repro_repo, "status").stdout.lower()
         or "up to date" in dvc(repro_repo, "status").stdout.lower()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ttmbio.atomic import atomic_dir
+from ttmbio.parallel import ordered_map
 from ttmbio.params import SynthParams
 from ttmbio.sources.butppg import ANNOTATIONS, SUBJECT_INFO
 from ttmbio.synth.formats import write_butppg_record, write_vital_case
@@ -93,10 +93,7 @@ def _run(
     progress: Callable[[Iterable[Any], int, str], Iterator[Any]],
     label: str,
 ) -> list[dict[str, Any]]:
-    if workers <= 1:
-        return list(progress(map(fn, jobs), len(jobs), label))
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        return list(progress(pool.map(fn, jobs, chunksize=4), len(jobs), label))
+    return list(progress(ordered_map(fn, jobs, workers), len(jobs), label))
 
 
 def _no_progress(items: Iterable[Any], total: int, label: str) -> Iterator[Any]:

@@ -573,12 +573,17 @@ def _apply_artifacts(
                 x[i0:i1] = np.nan
             elif what == "flatline":
                 x[i0:i1] = x[max(i0 - 1, 0)]
-            else:  # clipping: amplifier saturates at a rail inside the signal range
+            else:  # clipping: a baseline shift drives the amplifier into its rail
                 seg = x[i0:i1]
-                if rng.random() < 0.7:
-                    x[i0:i1] = np.minimum(seg, np.quantile(seg, rng.uniform(0.55, 0.8)))
+                finite = x[np.isfinite(x)]
+                if rng.random() < 0.7:  # upper rail: just above anything the channel reaches
+                    rail = float(finite.max()) + 0.02 * float(np.ptp(finite))
+                    shift = rail - np.quantile(seg, rng.uniform(0.55, 0.8))
+                    x[i0:i1] = np.minimum(seg + shift, rail)
                 else:
-                    x[i0:i1] = np.maximum(seg, np.quantile(seg, rng.uniform(0.2, 0.45)))
+                    rail = float(finite.min()) - 0.02 * float(np.ptp(finite))
+                    shift = rail - np.quantile(seg, rng.uniform(0.2, 0.45))
+                    x[i0:i1] = np.maximum(seg + shift, rail)
 
 
 def _blocked_numeric(times: np.ndarray, events: list[Event], kind: str) -> np.ndarray:

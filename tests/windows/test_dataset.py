@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from tests.windows.test_store import write_store
+from ttmbio.windows.dataset import ChunkBatchSampler, WindowDataset, make_loader
+
+
+def test_sampler_visits_every_window_once_in_chunk_pools() -> None:
+    sampler = ChunkBatchSampler(n=103, chunk=10, batch_size=16, seed=1, pool_chunks=2)
+    batches = list(sampler)
+    flat = [i for b in batches for i in b]
+    assert sorted(flat) == list(range(103)) and len(batches) == len(sampler) == 7
+    # a batch comes from one pool of two chunks, or straddles two pools
+    assert all(len({i // 10 for i in b}) <= 4 for b in batches)
+    assert batches == list(ChunkBatchSampler(103, 10, 16, seed=1, pool_chunks=2))
+    sampler.set_epoch(1)
+    assert list(sampler) != batches
+
+
+def test_sampler_in_order_and_drop_last() -> None:
+    assert list(ChunkBatchSampler(5, 2, 2, shuffle=False)) == [[0, 1], [2, 3], [4]]
+    assert len(list(ChunkBatchSampler(5, 2, 2, seed=0, drop_last=True))) == 2
+
+
+@pytest.fixture
+def store_dir(tmp_path: Path) -> tuple[Path, np.ndarray]:
+    signals = write_store(tmp_path / "train.zarr", [7, 12])
+    stats = {"PPG": {"mean": 0.5, "std": 2.0}, "ECG": {"mean": -1.0, "std": 4.0}}
+    (tmp_path / "stats.json").write_text(json.dumps({"split": "train", "channels": stats}))
+    return tmp_path, signals
+
+
+def test_dataset_normalises_with_train_stats_and_picks_channels(
+    store_dir: tuple[Path, np.ndarray],
+) -> None:
+    folder, signals = store_dir
+    ds = WindowDataset(folder / "train.zarr", ["ECG", "PPG"], targets=["start_s"])
+    batch = ds.__getitems__([17, 2, 5])
+    expected = (signals[[17, 2, 5]][:, [1, 0]] - np.array([[-1.0], [0.5]])) / np.array(
+        [[4.0], [2.0]]
+    )
+    np.testing.assert_allclose(batch["x"].numpy(), expected, rtol=1e-6)
+    assert batch["start_s"].tolist() == [10.0, 2.0, 5.0]
+    assert ds[2]["x"].shape == (2, 16)
+
+
+def test_loader_yields_every_window_once(store_dir: tuple[Path, np.ndarray]) -> None:
+    folder, signals = store_dir
+    ds = WindowDataset(folder / "train.zarr", ["PPG", "ECG"], normalize=False)
+    seen = torch.cat([b["index"] for b in make_loader(ds, 4, shuffle=True, seed=3)])
+    assert sorted(seen.tolist()) == list(range(19))
+    xs = torch.cat([b["x"] for b in make_loader(ds, 4, shuffle=False)])
+    np.testing.assert_array_equal(xs.numpy(), signals)
+
+
+def test_each_chunk_is_decoded_once_per_epoch(tmp_path: Path) -> None:
+    write_store(tmp_path / "train.zarr", [50, 47], shard=8, chunk=4)
+    ds = WindowDataset(tmp_path / "train.zarr", ["PPG"], normalize=False)
+    calls: list[tuple[int, int]] = []
+    read = ds.store.read
+    ds.store.read = lambda a, b, c=None: calls.append((a, b)) or read(a, b, c)  # type: ignore[method-assign]
+    for _ in make_loader(ds, 8, shuffle=True, seed=0):
+        pass
+    assert sorted(calls) == sorted(set(calls)) and len(calls) == 25  # ceil(97 / 4) chunks

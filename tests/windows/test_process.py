@@ -1,0 +1,161 @@
+"""Quality gates and labels on simulated recordings with defects injected at known places."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.signal import butter, sosfiltfilt
+
+from ttmbio.errors import CaseError
+from ttmbio.params import WindowsParams
+from ttmbio.sources.base import Recording, Signal
+from ttmbio.synth.physiology import CaseProfile, simulate_vital_case
+from ttmbio.windows.process import process_recording
+
+PARAMS = WindowsParams()
+CFG = PARAMS.vitaldb
+FS = 500.0
+WIN_S = PARAMS.length / PARAMS.fs  # 8.192 s
+STEP_S = CFG.stride / PARAMS.fs  # 4.096 s
+
+
+def profile(hr: float = 72.0, episodes: int = 0, seconds: float = 240.0) -> CaseProfile:
+    return CaseProfile(
+        duration_s=seconds,
+        base_hr_bpm=hr,
+        base_map_mmhg=88.0,
+        pulse_pressure_mmhg=50.0,
+        ecg_morphology=0,
+        ppg_morphology=1,
+        resp_rate_bpm=12.0,
+        n_hypotension_episodes=episodes,
+        artifact_rate_per_min=0.0,
+        has_bis=False,
+    )
+
+
+def recording(prof: CaseProfile, seed: int = 0) -> tuple[Recording, object]:
+    sig = simulate_vital_case(prof, np.random.default_rng(seed))
+    assert [e.kind for e in sig.events if e.kind != "hypotension"] == []
+    rec = Recording(
+        "vitaldb",
+        "1",
+        "s",
+        {
+            "ECG": Signal(sig.ecg_mv.copy(), FS),
+            "PPG": Signal(sig.pleth.copy(), FS),
+            "ABP": Signal(sig.art_mmhg.copy(), FS),
+        },
+    )
+    return rec, sig
+
+
+def overlapping(block_starts: np.ndarray, t0: float, t1: float) -> np.ndarray:
+    return (block_starts < t1) & (block_starts + WIN_S > t0)
+
+
+@pytest.fixture(scope="module")
+def clean() -> tuple[Recording, object]:
+    return recording(profile())
+
+
+def all_starts(rec: Recording) -> np.ndarray:
+    seconds = len(rec.signals["ECG"].data) / FS
+    return np.arange(0, seconds - WIN_S + 1e-9, STEP_S)
+
+
+@pytest.mark.parametrize("hr", [48.0, 75.0, 125.0])
+def test_clean_windows_all_pass(hr: float) -> None:
+    rec, _ = recording(profile(hr=hr), seed=int(hr))
+    block = process_recording(rec, CFG, PARAMS)
+    assert block.candidates == len(all_starts(rec)) and block.rejected == {}
+    assert len(block) == block.candidates
+    assert block.signals.shape == (len(block), 3, 1024) and block.signals.dtype == np.float32
+    assert np.all(np.abs(block.meta["hr_bpm"] - hr) < 12)
+    assert np.all(block.meta["ecg_sqi"] >= 0.9) and np.all(block.meta["n_cycles"] >= 3)
+
+
+def inject(
+    rec: Recording, channel: str, t0: float, t1: float, how: str, rng: np.random.Generator
+) -> Recording:
+    data = rec.signals[channel].data.copy()
+    i0, i1 = int(t0 * FS), int(t1 * FS)
+    seg = data[i0:i1]
+    if how == "flatline":
+        data[i0:i1] = seg[0]
+    elif how == "disconnect":
+        data[i0:i1] = np.nan
+    elif how == "clipping":  # a baseline jump into the amplifier's rail
+        rail = np.nanmax(data) + 0.01 * np.ptp(data)
+        data[i0:i1] = np.minimum(seg + (rail - np.quantile(seg, 0.6)), rail)
+    elif how == "noise":  # in-band noise (motion-like) at -3 dB SNR
+        band = (0.5, 8.0) if channel == "PPG" else (0.5, 40.0)
+        sos = butter(4, band, "bandpass", fs=FS, output="sos")
+        noise = sosfiltfilt(sos, rng.normal(size=seg.size))
+        data[i0:i1] = seg + noise * 1.4 * np.std(sosfiltfilt(sos, seg)) / np.std(noise)
+    signals = {**rec.signals, channel: Signal(data, FS)}
+    return Recording(rec.dataset, rec.case_id, rec.subject_id, signals)
+
+
+@pytest.mark.parametrize(
+    ("channel", "how", "gate"),
+    [
+        ("ECG", "flatline", "flatline"),
+        ("PPG", "flatline", "flatline"),
+        ("ABP", "clipping", "clipping"),
+        ("PPG", "clipping", "clipping"),
+        ("ECG", "noise", "ecg_sqi"),
+        ("PPG", "noise", "ppg_tsqi"),
+        ("ABP", "disconnect", "gap"),
+        ("ECG", "disconnect", "gap"),
+    ],
+)
+def test_injected_defects_reject_exactly_the_windows_they_touch(
+    clean: tuple[Recording, object], channel: str, how: str, gate: str
+) -> None:
+    t0, t1 = 100.0, 106.0
+    rec = inject(clean[0], channel, t0, t1, how, np.random.default_rng(1))
+    block = process_recording(rec, CFG, PARAMS)
+    starts = all_starts(rec)
+    # a window with half a second of a hard defect, or 3 s of noise, must go
+    margin = 3.0 if how == "noise" else 0.5
+    touched = overlapping(starts, t0 + margin, t1 - margin)
+    kept = np.isin(np.round(starts, 3), np.round(block.meta["start_s"], 3))
+    assert touched.sum() >= 2
+    assert not kept[touched].any(), f"{how} on {channel} kept {starts[touched & kept]}"
+    far = ~overlapping(starts, t0 - 2, t1 + 2)
+    assert kept[far].all()
+    assert block.rejected[gate] >= touched.sum() - 1, block.rejected
+
+
+def test_hypotension_label_follows_mean_abp() -> None:
+    rec, _sig = recording(profile(episodes=1, seconds=420.0), seed=3)
+    block = process_recording(rec, CFG, PARAMS)
+    abp = rec.signals["ABP"].data
+    for start, label, mean in zip(
+        block.meta["start_s"], block.meta["hypotension"], block.meta["map_mmhg"], strict=True
+    ):
+        expected = abp[int(start * FS) : int((start + WIN_S) * FS)].mean()
+        assert mean == pytest.approx(expected, abs=1.5)
+        assert label == int(mean < 65.0)
+    assert 0 < block.meta["hypotension"].sum() < len(block)
+
+
+def test_label_horizon_looks_ahead_and_drops_the_tail() -> None:
+    rec, _ = recording(profile(episodes=1, seconds=420.0), seed=3)
+    ahead = PARAMS.model_copy(update={"label_horizon_s": 60.0})
+    now, later = process_recording(rec, CFG, PARAMS), process_recording(rec, CFG, ahead)
+    assert later.meta["start_s"].max() <= 420.0 - WIN_S - 60.0
+    onset = now.meta["start_s"][np.argmax(now.meta["hypotension"] == 1)]
+    assert later.meta["start_s"][np.argmax(later.meta["hypotension"] == 1)] < onset
+
+
+def test_recording_shorter_than_a_window_is_a_case_error(clean: tuple[Recording, object]) -> None:
+    short = Recording(
+        "vitaldb",
+        "1",
+        "s",
+        {k: Signal(v.data[: int(5 * FS)], FS) for k, v in clean[0].signals.items()},
+    )
+    with pytest.raises(CaseError, match="shorter than one window"):
+        process_recording(short, CFG, PARAMS)

@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import zarr
+
+from ttmbio.errors import ConfigError, SourceError
+from ttmbio.windows.store import StoreWriter, WindowStore, channel_stats
+
+CHANNELS = ["PPG", "ECG"]
+
+
+def write_store(path: Path, sizes: list[int], shard: int = 8, chunk: int = 4) -> np.ndarray:
+    writer = StoreWriter(
+        path,
+        CHANNELS,
+        16,
+        125.0,
+        {"case_id": str, "start_s": "float64"},
+        shard,
+        chunk,
+        attrs={"dataset": "d", "split": "train"},
+    )
+    rng = np.random.default_rng(0)
+    blocks = []
+    for i, n in enumerate(sizes):
+        block = rng.normal(size=(n, 2, 16)).astype(np.float32)
+        writer.append(
+            block,
+            {"case_id": np.full(n, f"c{i}").astype(str), "start_s": np.arange(n, dtype=np.float64)},
+        )
+        blocks.append(block)
+    assert writer.close() == sum(sizes)
+    return np.concatenate(blocks) if blocks else np.zeros((0, 2, 16), np.float32)
+
+
+def test_round_trip_through_plain_zarr(tmp_path: Path) -> None:
+    expected = write_store(tmp_path / "s.zarr", [3, 0, 7, 5, 9])
+    group = zarr.open_group(str(tmp_path / "s.zarr"), mode="r")
+    np.testing.assert_array_equal(group["signals"][:], expected)
+    assert group["signals"].attrs["channels"] == CHANNELS
+    assert group.attrs["n_windows"] == 24 and group.attrs["format"] == "ttmbio.windows/1"
+    assert list(group["case_id"][:5]) == ["c0", "c0", "c0", "c2", "c2"]
+    assert group["signals"].shards == (8, 2, 16) and group["signals"].chunks == (4, 2, 16)
+
+
+def test_reader_selects_channels_by_name(tmp_path: Path) -> None:
+    expected = write_store(tmp_path / "s.zarr", [10])
+    store = WindowStore(tmp_path / "s.zarr")
+    idx = store.channel_index(["ECG"])
+    np.testing.assert_array_equal(store.read(2, 5, idx), expected[2:5, [1]])
+    with pytest.raises(ConfigError, match=r"not \['ACC_X'\]"):
+        store.channel_index(["ACC_X"])
+    with pytest.raises(ConfigError, match="no per-window field 'quality'"):
+        store.meta("quality")
+
+
+def test_stats_match_numpy(tmp_path: Path) -> None:
+    expected = write_store(tmp_path / "s.zarr", [13, 6])
+    stats = channel_stats(WindowStore(tmp_path / "s.zarr"), step=5)
+    for i, channel in enumerate(CHANNELS):
+        assert stats[channel]["mean"] == pytest.approx(float(expected[:, i].mean()), abs=1e-6)
+        assert stats[channel]["std"] == pytest.approx(float(expected[:, i].std()), rel=1e-5)
+
+
+def test_empty_store_and_unfinished_store(tmp_path: Path) -> None:
+    write_store(tmp_path / "empty.zarr", [])
+    assert len(WindowStore(tmp_path / "empty.zarr")) == 0
+    with pytest.raises(SourceError, match="no windows"):
+        channel_stats(WindowStore(tmp_path / "empty.zarr"))
+    zarr.open_group(str(tmp_path / "half.zarr"), mode="w")  # never closed by a writer
+    with pytest.raises(SourceError, match=r"not a ttmbio\.windows/1 store"):
+        WindowStore(tmp_path / "half.zarr")

@@ -1,0 +1,207 @@
+"""The windows stage: every split of every dataset into a zarr store, plus train statistics.
+
+Recordings are processed in parallel but written in split-file order, so the stores are
+byte-identical whatever ``windows.workers`` is. A recording that cannot be read or lacks a
+channel is skipped and reported; the stage goes on with the others.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ttmbio.atomic import atomic_dir, atomic_write_json
+from ttmbio.errors import CaseError
+from ttmbio.parallel import ordered_map
+from ttmbio.params import SPLIT_NAMES, DatasetWindows, Params
+from ttmbio.sources.base import Recording
+from ttmbio.sources.butppg import load_butppg_record
+from ttmbio.sources.vital_dir import load_vital_recording, read_track_names, resolve_channels
+from ttmbio.windows.process import WindowBlock, process_recording
+from ttmbio.windows.store import STATS_FILE, StoreWriter, WindowStore, channel_stats
+
+DATASETS = ("vitaldb", "butppg")
+Progress = Callable[[Iterable[Any], int, str], Iterator[Any]]
+
+
+@dataclass(frozen=True)
+class CaseJob:
+    dataset: str
+    row: dict[str, Any]
+    params: Params
+
+
+@dataclass
+class CaseResult:
+    case_id: str
+    block: WindowBlock | None = None
+    error: str | None = None
+
+
+def load_recording(dataset: str, row: dict[str, Any], params: Params) -> Recording:
+    """Read one split-file row with its source's loader (the API source downloads first)."""
+    case_id, subject = row["case_id"], row["subject_id"]
+    channels = getattr(params.windows, dataset).channels
+    if dataset == "butppg":
+        folder = Path(row["file"]).parent
+        with_acc = any(c.startswith("ACC_") for c in channels)
+        if with_acc and not row["attrs"].get("has_acc", True):
+            raise CaseError(
+                f"{row['file']}: record has no ACC file, needed by windows.butppg.channels"
+            )
+        return load_butppg_record(folder, case_id, with_acc=with_acc)
+    cfg = params.data.vitaldb
+    if cfg.source == "vitaldb_api":
+        from ttmbio.sources.vitaldb_api import VitalDBApi
+
+        path = VitalDBApi(api_url=cfg.api_url, cache_dir=cfg.cache_dir).case_path(int(case_id))
+    else:
+        path = Path(row["file"])
+    tracks, _ = read_track_names(path)
+    found, missing = resolve_channels(tracks, cfg.tracks, channels)
+    if missing:
+        raise CaseError(f"{path}: missing track(s) for {missing}; check data.vitaldb.tracks")
+    return load_vital_recording(path, case_id, subject, found)
+
+
+def _process(job: CaseJob) -> CaseResult:
+    case_id = job.row["case_id"]
+    cfg: DatasetWindows = getattr(job.params.windows, job.dataset)
+    try:
+        rec = load_recording(job.dataset, job.row, job.params)
+        block = process_recording(rec, cfg, job.params.windows)
+    except CaseError as err:
+        message = str(err)
+        if job.row["file"] not in message:
+            message = f"{job.row['file']}: {message}"
+        return CaseResult(case_id, error=message)
+    return CaseResult(case_id, block=block)
+
+
+def _label_dtypes(rows: list[dict[str, Any]], names: list[str]) -> dict[str, Any]:
+    """Strings stay strings; everything else becomes float32 with NaN for missing."""
+    dtypes: dict[str, Any] = {}
+    for name in names:
+        values = [r["attrs"].get(name) for r in rows]
+        dtypes[name] = str if any(isinstance(v, str) for v in values) else "float32"
+    return dtypes
+
+
+def _case_meta(
+    block: WindowBlock, row: dict[str, Any], dtypes: dict[str, Any]
+) -> dict[str, np.ndarray]:
+    n = len(block)
+    meta = {
+        "case_id": np.full(n, row["case_id"], dtype=object).astype(str),
+        "subject_id": np.full(n, row["subject_id"], dtype=object).astype(str),
+        **block.meta,
+    }
+    for name, dtype in dtypes.items():
+        value = row["attrs"].get(name)
+        if dtype is str:
+            meta[f"case_{name}"] = np.full(n, "" if value is None else str(value)).astype(str)
+        else:
+            meta[f"case_{name}"] = np.full(
+                n, np.nan if value is None else float(value), dtype=np.float32
+            )
+    return meta
+
+
+def _meta_dtypes(dataset: str, dtypes: dict[str, Any], params: Params) -> dict[str, Any]:
+    """Every field a store of ``dataset`` holds, known before any recording is processed."""
+    fields: dict[str, Any] = {"case_id": str, "subject_id": str, "start_s": "float64"}
+    channels = getattr(params.windows, dataset).channels
+    if "ECG" in channels:
+        fields.update(hr_bpm="float32", ecg_sqi="float32")
+    if "PPG" in channels:
+        fields.update(n_cycles="float32", ppg_tsqi="float32", ppg_ssqi="float32")
+    if "ABP" in channels:
+        fields.update(map_mmhg="float32", hypotension="int8")
+    fields.update({f"case_{k}": v for k, v in dtypes.items()})
+    return fields
+
+
+def _write_split(
+    dataset: str,
+    split: str,
+    rows: list[dict[str, Any]],
+    params: Params,
+    store_path: Path,
+    progress: Progress,
+) -> dict[str, Any]:
+    cfg: DatasetWindows = getattr(params.windows, dataset)
+    wp = params.windows
+    dtypes = _label_dtypes(rows, cfg.case_labels)
+    writer = StoreWriter(
+        store_path,
+        cfg.channels,
+        wp.length,
+        wp.fs,
+        _meta_dtypes(dataset, dtypes, params),
+        wp.shard_windows,
+        wp.chunk_windows,
+        attrs={"dataset": dataset, "split": split},
+    )
+    rejected: Counter[str] = Counter()
+    skipped: list[dict[str, str]] = []
+    candidates, cases_used = 0, 0
+    sqi: dict[str, list[np.ndarray]] = {}
+    jobs = [CaseJob(dataset, row, params) for row in rows]
+    results = progress(ordered_map(_process, jobs, wp.workers), len(jobs), f"{dataset}/{split}")
+    for row, result in zip(rows, results, strict=True):
+        if result.block is None:
+            skipped.append({"case_id": result.case_id, "reason": str(result.error)})
+            continue
+        block = result.block
+        candidates += block.candidates
+        rejected.update(block.rejected)
+        for key, values in block.sqi_all.items():
+            sqi.setdefault(key, []).append(values)
+        if len(block):
+            cases_used += 1
+            writer.append(block.signals, _case_meta(block, row, dtypes))
+    n = writer.close()
+    return {
+        "metrics": {
+            "windows": n,
+            "candidates": candidates,
+            "cases": cases_used,
+            "cases_skipped": len(skipped),
+            "rejected": {g: rejected.get(g, 0) for g in sorted(rejected)},
+        },
+        "skipped": skipped,
+        "sqi": {k: np.concatenate(v) for k, v in sqi.items()},
+    }
+
+
+def build_windows(
+    params: Params, split_doc: dict[str, Any], out: Path, progress: Progress
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Write ``out/<dataset>/<split>.zarr`` and ``stats.json``; return (metrics, report)."""
+    metrics: dict[str, Any] = {}
+    report: dict[str, Any] = {"skipped": {}, "sqi": {}}
+    with atomic_dir(out) as tmp:
+        for dataset in DATASETS:
+            rows = split_doc["datasets"][dataset]["cases"]
+            folder = tmp / dataset
+            folder.mkdir()
+            metrics[dataset], report["skipped"][dataset] = {}, []
+            sqi: dict[str, list[np.ndarray]] = {}
+            for split in SPLIT_NAMES:
+                split_rows = [r for r in rows if r["split"] == split]
+                result = _write_split(
+                    dataset, split, split_rows, params, folder / f"{split}.zarr", progress
+                )
+                metrics[dataset][split] = result["metrics"]
+                report["skipped"][dataset] += [{**s, "split": split} for s in result["skipped"]]
+                for key, values in result["sqi"].items():
+                    sqi.setdefault(key, []).append(values)
+            report["sqi"][dataset] = {k: np.concatenate(v) for k, v in sqi.items()}
+            stats = channel_stats(WindowStore(folder / "train.zarr"))
+            atomic_write_json(folder / STATS_FILE, {"split": "train", "channels": stats})
+    return metrics, report

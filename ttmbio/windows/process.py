@@ -1,0 +1,205 @@
+"""One recording in, quality-gated labelled windows out (spec 000's preprocessing).
+
+Order of work, per recording: resample every channel to ``fs`` (anti-aliased polyphase),
+invert channels recorded upside down (smartphone PPG is brightness), filter each channel
+zero-phase, cut windows of ``length`` every ``stride`` samples, then run the gates in a fixed
+order and count each rejected window once, under the first gate it fails. Flatline and
+clipping are judged on the resampled but unfiltered signal, where a saturated rail is still
+flat; everything else on the filtered signal. Peaks are detected once per recording, not per
+window.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from ttmbio.errors import CaseError
+from ttmbio.params import DatasetWindows, FilterParams, WindowsParams
+from ttmbio.signal.filters import FilterSpec, apply, design
+from ttmbio.signal.peaks import ecg_r_peaks, heart_rate_bpm, peaks_per_window, ppg_peaks
+from ttmbio.signal.quality import (
+    clipped_fraction,
+    ecg_template_sqi,
+    longest_flat_run_s,
+    ppg_skewness_sqi,
+    ppg_template_sqi,
+)
+from ttmbio.signal.resample import resample
+from ttmbio.sources.base import Recording
+
+GATE_ORDER = (
+    "gap",
+    "flatline",
+    "clipping",
+    "bp",
+    "hr",
+    "cycles",
+    "ecg_sqi",
+    "ppg_tsqi",
+    "ppg_ssqi",
+)
+SQI_FIELDS = ("ecg_sqi", "ppg_tsqi", "ppg_ssqi", "n_cycles", "hr_bpm")
+
+
+@dataclass
+class WindowBlock:
+    """Accepted windows of one recording plus what the gates saw of all candidates."""
+
+    signals: np.ndarray  # [n, C, T] float32, filtered, not normalised
+    meta: dict[str, np.ndarray]  # per accepted window: start_s, labels, SQIs
+    candidates: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+    sqi_all: dict[str, np.ndarray] = field(default_factory=dict)  # every candidate window
+
+    def __len__(self) -> int:
+        return len(self.signals)
+
+
+def filter_spec(p: FilterParams) -> FilterSpec:
+    low, high = p.band
+    return FilterSpec(
+        kind=p.kind, order=p.order, low_hz=low, high_hz=high, stopband_db=p.stopband_db
+    )
+
+
+def _prepare(
+    rec: Recording, cfg: DatasetWindows, params: WindowsParams
+) -> tuple[np.ndarray, np.ndarray]:
+    """Raw (resampled) and filtered channels, ``[C, L]`` each, cut to a common length."""
+    raw, filtered = [], []
+    for channel in cfg.channels:
+        sig = rec.signals[channel]
+        x = resample(sig.data, sig.fs, params.fs)
+        if channel in cfg.invert:
+            x = -x
+        raw.append(x)
+        filtered.append(apply(design(filter_spec(params.filters[channel]), params.fs), x))
+    n = min(len(x) for x in raw)
+    return (
+        np.stack([x[:n] for x in raw]).astype(np.float32),
+        np.stack([x[:n] for x in filtered]).astype(np.float32),
+    )
+
+
+def _windows(x: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
+    """``[C, L]`` -> ``[n, C, length]`` views at ``starts`` (copied by the caller's indexing)."""
+    view = sliding_window_view(x, length, axis=1)  # [C, L - length + 1, length]
+    return view[:, starts, :].transpose(1, 0, 2)
+
+
+def process_recording(rec: Recording, cfg: DatasetWindows, params: WindowsParams) -> WindowBlock:
+    """Windows of one recording that pass ``cfg.gates``, with per-window labels and SQIs.
+
+    With an ABP channel, windows also get ``map_mmhg`` and ``hypotension``; a label horizon
+    keeps only windows followed by ``label_horizon_s`` of recording.
+    """
+    raw, filt = _prepare(rec, cfg, params)
+    length, fs, q = params.length, params.fs, params.quality
+    horizon = round(params.label_horizon_s * fs) if "ABP" in cfg.channels else 0
+    last = raw.shape[1] - length - horizon
+    if last < 0:
+        raise CaseError(
+            f"recording of {raw.shape[1] / fs:.1f} s is shorter than one window "
+            f"({(length + horizon) / fs:.1f} s with the label horizon)"
+        )
+    starts = np.arange(0, last + 1, cfg.stride, dtype=np.int64)
+    n = len(starts)
+    channel = {c: i for i, c in enumerate(cfg.channels)}
+    w_raw, w_filt = _windows(raw, starts, length), _windows(filt, starts, length)
+    checks: dict[str, np.ndarray] = {}
+    info: dict[str, np.ndarray] = {"start_s": starts / fs}
+
+    checks["gap"] = ~np.isfinite(w_filt).all(axis=(1, 2)) | ~np.isfinite(w_raw).all(axis=(1, 2))
+    # flatline and clipping on the native-rate signal: resampling overshoots at the corners
+    # of a clipped plateau and would hide the rail. Accelerometer axes are exempt: a device
+    # held still is legitimately flat.
+    physiological = [c for c in cfg.channels if not c.startswith("ACC_")]
+    if {"flatline", "clipping"} & set(cfg.gates) and physiological and n:
+        flat, clip = _native_defects(rec, physiological, starts / fs, length / fs)
+        checks["flatline"] = flat > q.flatline_max_s
+        checks["clipping"] = clip > q.clipped_max_fraction
+
+    nan = np.full(n, np.nan, dtype=np.float32)
+    if "ECG" in channel:
+        r_peaks = peaks_per_window(ecg_r_peaks(filt[channel["ECG"]], fs), starts, length)
+        info["hr_bpm"] = heart_rate_bpm(r_peaks, fs).astype(np.float32)
+        info["ecg_sqi"] = ecg_template_sqi(w_filt[:, channel["ECG"]], r_peaks, fs).astype(
+            np.float32
+        )
+        lo, hi = q.hr_bpm
+        checks["hr"] = ~((info["hr_bpm"] >= lo) & (info["hr_bpm"] <= hi))
+        checks["ecg_sqi"] = ~(info["ecg_sqi"] >= q.ecg_sqi_min)
+    if "PPG" in channel:
+        w_ppg = w_filt[:, channel["PPG"]]
+        pulses = peaks_per_window(ppg_peaks(filt[channel["PPG"]], fs), starts, length)
+        info["n_cycles"] = np.array([len(p) for p in pulses], dtype=np.float32)
+        info["ppg_tsqi"] = ppg_template_sqi(w_ppg, pulses, fs).astype(np.float32)
+        info["ppg_ssqi"] = ppg_skewness_sqi(np.nan_to_num(w_ppg)).astype(np.float32)
+        checks["cycles"] = info["n_cycles"] < q.min_cycles
+        checks["ppg_tsqi"] = ~(info["ppg_tsqi"] >= q.ppg_tsqi_min)
+        checks["ppg_ssqi"] = ~(info["ppg_ssqi"] >= q.ppg_ssqi_min)
+    if "ABP" in channel:
+        abp = np.nan_to_num(w_raw[:, channel["ABP"]])  # windows with gaps fail "gap" first
+        info["map_mmhg"] = abp.mean(axis=1).astype(np.float32)
+        pulse = np.percentile(abp, 95, axis=1) - np.percentile(abp, 5, axis=1) if n else nan
+        lo, hi = q.map_mmhg
+        checks["bp"] = ~(
+            (info["map_mmhg"] >= lo)
+            & (info["map_mmhg"] <= hi)
+            & (pulse >= q.pulse_pressure_min_mmhg)
+        )
+        info["hypotension"] = _hypotension(
+            raw[channel["ABP"]], starts, length, horizon, params.hypotension_mmhg
+        )
+
+    keep = np.ones(n, dtype=bool)
+    rejected: Counter[str] = Counter()
+    for gate in GATE_ORDER:
+        if gate in checks and (gate == "gap" or gate in cfg.gates):
+            failed = keep & checks[gate]
+            if failed.any():
+                rejected[gate] = int(failed.sum())
+            keep &= ~checks[gate]
+    return WindowBlock(
+        signals=np.ascontiguousarray(w_filt[keep], dtype=np.float32),
+        meta={k: v[keep] for k, v in info.items()},
+        candidates=n,
+        rejected=rejected,
+        sqi_all={k: info[k] for k in SQI_FIELDS if k in info},
+    )
+
+
+def _native_defects(
+    rec: Recording, channels: list[str], starts_s: np.ndarray, duration_s: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Longest flat run (s) and clipped fraction per window, worst over ``channels``."""
+    flat = np.zeros(len(starts_s))
+    clip = np.zeros(len(starts_s))
+    for name in channels:
+        sig = rec.signals[name]
+        size = round(duration_s * sig.fs)
+        first = np.minimum(np.round(starts_s * sig.fs).astype(np.int64), len(sig.data) - size)
+        w = np.nan_to_num(sliding_window_view(sig.data, size)[first])
+        flat = np.maximum(flat, longest_flat_run_s(w, sig.fs))
+        clip = np.maximum(clip, clipped_fraction(w))
+    return flat, clip
+
+
+def _hypotension(
+    abp: np.ndarray, starts: np.ndarray, length: int, horizon: int, threshold: float
+) -> np.ndarray:
+    """1 when mean ABP is below ``threshold``: over the window itself (``horizon`` 0) or over
+    the ``horizon`` samples right after it (prediction); -1 when that span has no data."""
+    if horizon == 0:
+        spans = _windows(abp[None], starts, length)[:, 0]
+    else:
+        spans = _windows(abp[None], starts + length, horizon)[:, 0]
+    finite = np.isfinite(spans)
+    count = finite.sum(axis=1)
+    mean = np.where(finite, spans, 0.0).sum(axis=1) / np.maximum(count, 1)
+    valid = count >= 0.5 * spans.shape[1]
+    return np.where(valid, mean < threshold, -1).astype(np.int8)

@@ -1,0 +1,172 @@
+"""Window stores: one zarr v3 group per dataset and split.
+
+Layout of ``<dataset>/<split>.zarr``::
+
+    signals   [N, C, T] float32, sharded (shard_windows per file, chunk_windows per chunk);
+              attrs: channels (names, in order), fs, length
+    <meta>    [N] one array per per-window field: case_id, subject_id, start_s, labels, SQIs
+    attrs     format, dataset, split, n_windows, label and SQI field names
+
+Shards of a few MB keep the file count low (DVC handles few large files far better than many
+small ones) while chunks stay small enough for random-access batches. Writes are buffered to
+whole shards, so memory stays bounded by one shard plus one recording.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import zarr
+
+from ttmbio.errors import ConfigError, SourceError
+
+FORMAT = "ttmbio.windows/1"
+STATS_FILE = "stats.json"
+
+
+class StoreWriter:
+    """Append windows (with their metadata) to a new store, shard by shard."""
+
+    def __init__(
+        self,
+        path: Path,
+        channels: list[str],
+        length: int,
+        fs: float,
+        meta_dtypes: dict[str, Any],
+        shard_windows: int,
+        chunk_windows: int,
+        attrs: dict[str, Any],
+    ) -> None:
+        self.group = zarr.open_group(str(path), mode="w")
+        self.channels, self.shard = list(channels), shard_windows
+        c = len(channels)
+        self.signals = self.group.create_array(
+            "signals",
+            shape=(0, c, length),
+            dtype="float32",
+            chunks=(chunk_windows, c, length),
+            shards=(shard_windows, c, length),
+        )
+        self.signals.attrs.update({"channels": self.channels, "fs": fs, "length": length})
+        self.meta = {
+            name: self.group.create_array(
+                name, shape=(0,), dtype=dtype, chunks=(max(shard_windows * 16, 4096),)
+            )
+            for name, dtype in meta_dtypes.items()
+        }
+        self.attrs = attrs
+        self._pending: list[tuple[np.ndarray, dict[str, np.ndarray]]] = []
+        self._pending_n = 0
+        self.n = 0
+
+    def append(self, signals: np.ndarray, meta: dict[str, np.ndarray]) -> None:
+        if set(meta) != set(self.meta):
+            raise ValueError(f"metadata fields {sorted(meta)} != store fields {sorted(self.meta)}")
+        if len(signals):
+            self._pending.append((signals, meta))
+            self._pending_n += len(signals)
+        if self._pending_n >= self.shard:
+            self._flush(whole_shards=True)
+
+    def _flush(self, whole_shards: bool) -> None:
+        if not self._pending:
+            return
+        signals = np.concatenate([s for s, _ in self._pending])
+        meta = {k: np.concatenate([m[k] for _, m in self._pending]) for k in self.meta}
+        take = (len(signals) // self.shard) * self.shard if whole_shards else len(signals)
+        end = self.n + take
+        self.signals.resize((end, *self.signals.shape[1:]))
+        self.signals[self.n : end] = signals[:take]
+        for name, array in self.meta.items():
+            array.resize((end,))
+            array[self.n : end] = meta[name][:take]
+        self.n = end
+        rest = len(signals) - take
+        self._pending = [(signals[take:], {k: v[take:] for k, v in meta.items()})] if rest else []
+        self._pending_n = rest
+
+    def close(self) -> int:
+        """Write what is buffered and the group attributes; return the window count."""
+        self._flush(whole_shards=False)
+        self.group.attrs.update(
+            {**self.attrs, "format": FORMAT, "n_windows": self.n, "channels": self.channels}
+        )
+        return self.n
+
+
+class WindowStore:
+    """Read side of a store, by channel name."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        if not self.path.exists():
+            raise SourceError(f"{self.path}: window store not found; run `ttmbio windows`")
+        self.group = zarr.open_group(str(self.path), mode="r")
+        if self.group.attrs.get("format") != FORMAT:
+            raise SourceError(
+                f"{self.path}: not a {FORMAT} store (incomplete or older "
+                "version); re-run `ttmbio windows`"
+            )
+        self.signals = self.group["signals"]
+        self.channels: list[str] = list(self.signals.attrs["channels"])
+        self.fs = float(self.signals.attrs["fs"])
+        self.length = int(self.signals.attrs["length"])
+        self.chunk_windows = int(self.signals.chunks[0])
+
+    def __len__(self) -> int:
+        return int(self.signals.shape[0])
+
+    def channel_index(self, channels: list[str]) -> list[int]:
+        """Positions of ``channels`` in the store, or a clear error naming the missing ones."""
+        missing = [c for c in channels if c not in self.channels]
+        if missing:
+            raise ConfigError(
+                f"{self.path}: has channels {self.channels}, not {missing}; "
+                "change the channel list or re-run `ttmbio windows`"
+            )
+        return [self.channels.index(c) for c in channels]
+
+    def meta(self, name: str) -> np.ndarray:
+        if name not in self.group:
+            raise ConfigError(f"{self.path}: no per-window field {name!r} (has {self.fields()})")
+        return np.asarray(self.group[name][:])
+
+    def fields(self) -> list[str]:
+        return sorted(k for k in self.group.array_keys() if k != "signals")
+
+    def read(self, start: int, stop: int, channels: list[int] | None = None) -> np.ndarray:
+        block = self.signals[start:stop]
+        return block if channels is None else block[:, channels]
+
+
+def channel_stats(store: WindowStore, step: int = 1024) -> dict[str, dict[str, float]]:
+    """Per-channel mean and std over every sample of every window (float64 accumulators)."""
+    c = len(store.channels)
+    total, total_sq, count = np.zeros(c), np.zeros(c), 0
+    for start in range(0, len(store), step):
+        block = store.read(start, min(start + step, len(store))).astype(np.float64)
+        total += block.sum(axis=(0, 2))
+        total_sq += (block**2).sum(axis=(0, 2))
+        count += block.shape[0] * block.shape[2]
+    if count == 0:
+        raise SourceError(
+            f"{store.path}: no windows to compute normalisation statistics "
+            "from; the train split must keep at least one window"
+        )
+    mean = total / count
+    std = np.sqrt(np.maximum(total_sq / count - mean**2, 0.0))
+    return {
+        ch: {"mean": float(m), "std": float(max(s, 1e-8))}
+        for ch, m, s in zip(store.channels, mean, std, strict=True)
+    }
+
+
+def read_stats(folder: Path) -> dict[str, dict[str, float]]:
+    path = Path(folder) / STATS_FILE
+    if not path.is_file():
+        raise SourceError(f"{path}: normalisation statistics not found; run `ttmbio windows`")
+    return json.loads(path.read_text())["channels"]
