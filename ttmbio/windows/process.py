@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -59,6 +60,12 @@ class WindowBlock:
         return len(self.signals)
 
 
+@lru_cache(maxsize=64)
+def _sos(spec: FilterSpec, fs: float) -> np.ndarray:
+    """Filter designs are pure functions of the params: design each once per process."""
+    return design(spec, fs)
+
+
 def filter_spec(p: FilterParams) -> FilterSpec:
     low, high = p.band
     return FilterSpec(
@@ -77,7 +84,7 @@ def _prepare(
         if channel in cfg.invert:
             x = -x
         raw.append(x)
-        filtered.append(apply(design(filter_spec(params.filters[channel]), params.fs), x))
+        filtered.append(apply(_sos(filter_spec(params.filters[channel]), params.fs), x))
     n = min(len(x) for x in raw)
     return (
         np.stack([x[:n] for x in raw]).astype(np.float32),

@@ -20,15 +20,55 @@ from typing import Any
 
 import numpy as np
 import zarr
+from zarr.codecs import BloscCodec
 
 from ttmbio.errors import ConfigError, SourceError
 
 FORMAT = "ttmbio.windows/1"
 STATS_FILE = "stats.json"
+# LZ4 with byte shuffle: on filtered float32 signals, smaller and 2-3x faster to decode than
+# zarr's default zstd (measured 10.7 vs 12.7 MB per 25 MB, read 0.04 vs 0.11 s)
+SIGNAL_CODEC = BloscCodec(cname="lz4", clevel=5, shuffle="shuffle")
+
+
+class _AlignedAppender:
+    """Appends rows to named zarr arrays in whole blocks, so every write fills whole chunks."""
+
+    def __init__(self, arrays: dict[str, zarr.Array], block: int) -> None:
+        self.arrays, self.block = arrays, block
+        self._pending: list[dict[str, np.ndarray]] = []
+        self._pending_n = 0
+        self.n = 0
+
+    def append(self, rows: dict[str, np.ndarray]) -> None:
+        size = len(next(iter(rows.values())))
+        if size:
+            self._pending.append(rows)
+            self._pending_n += size
+        if self._pending_n >= self.block:
+            self.flush(whole_blocks=True)
+
+    def flush(self, whole_blocks: bool) -> None:
+        if not self._pending:
+            return
+        rows = {k: np.concatenate([p[k] for p in self._pending]) for k in self.arrays}
+        take = (self._pending_n // self.block) * self.block if whole_blocks else self._pending_n
+        end = self.n + take
+        for name, array in self.arrays.items():
+            array.resize((end, *array.shape[1:]))
+            array[self.n : end] = rows[name][:take]
+        self.n = end
+        rest = self._pending_n - take
+        self._pending = [{k: v[take:] for k, v in rows.items()}] if rest else []
+        self._pending_n = rest
 
 
 class StoreWriter:
-    """Append windows (with their metadata) to a new store, shard by shard."""
+    """Append windows (with their metadata) to a new store in whole shards.
+
+    Signals go out a shard at a time; the small metadata arrays a chunk (16 shards) at a time,
+    so they are written a few times per store rather than once per shard.
+    """
 
     def __init__(
         self,
@@ -42,60 +82,44 @@ class StoreWriter:
         attrs: dict[str, Any],
     ) -> None:
         self.group = zarr.open_group(str(path), mode="w")
-        self.channels, self.shard = list(channels), shard_windows
+        self.channels = list(channels)
         c = len(channels)
-        self.signals = self.group.create_array(
+        signals = self.group.create_array(
             "signals",
             shape=(0, c, length),
             dtype="float32",
             chunks=(chunk_windows, c, length),
             shards=(shard_windows, c, length),
+            compressors=SIGNAL_CODEC,
         )
-        self.signals.attrs.update({"channels": self.channels, "fs": fs, "length": length})
-        self.meta = {
-            name: self.group.create_array(
-                name, shape=(0,), dtype=dtype, chunks=(max(shard_windows * 16, 4096),)
-            )
+        signals.attrs.update({"channels": self.channels, "fs": fs, "length": length})
+        meta_chunk = shard_windows * 16
+        meta = {
+            name: self.group.create_array(name, shape=(0,), dtype=dtype, chunks=(meta_chunk,))
             for name, dtype in meta_dtypes.items()
         }
+        self.fields = set(meta)
+        self._signals = _AlignedAppender({"signals": signals}, shard_windows)
+        self._meta = _AlignedAppender(meta, meta_chunk)
         self.attrs = attrs
-        self._pending: list[tuple[np.ndarray, dict[str, np.ndarray]]] = []
-        self._pending_n = 0
-        self.n = 0
 
     def append(self, signals: np.ndarray, meta: dict[str, np.ndarray]) -> None:
-        if set(meta) != set(self.meta):
-            raise ValueError(f"metadata fields {sorted(meta)} != store fields {sorted(self.meta)}")
-        if len(signals):
-            self._pending.append((signals, meta))
-            self._pending_n += len(signals)
-        if self._pending_n >= self.shard:
-            self._flush(whole_shards=True)
-
-    def _flush(self, whole_shards: bool) -> None:
-        if not self._pending:
-            return
-        signals = np.concatenate([s for s, _ in self._pending])
-        meta = {k: np.concatenate([m[k] for _, m in self._pending]) for k in self.meta}
-        take = (len(signals) // self.shard) * self.shard if whole_shards else len(signals)
-        end = self.n + take
-        self.signals.resize((end, *self.signals.shape[1:]))
-        self.signals[self.n : end] = signals[:take]
-        for name, array in self.meta.items():
-            array.resize((end,))
-            array[self.n : end] = meta[name][:take]
-        self.n = end
-        rest = len(signals) - take
-        self._pending = [(signals[take:], {k: v[take:] for k, v in meta.items()})] if rest else []
-        self._pending_n = rest
+        if set(meta) != self.fields:
+            raise ValueError(
+                f"metadata fields {sorted(meta)} != store fields {sorted(self.fields)}"
+            )
+        self._signals.append({"signals": signals})
+        self._meta.append(meta)
 
     def close(self) -> int:
         """Write what is buffered and the group attributes; return the window count."""
-        self._flush(whole_shards=False)
+        self._signals.flush(whole_blocks=False)
+        self._meta.flush(whole_blocks=False)
+        n = self._signals.n
         self.group.attrs.update(
-            {**self.attrs, "format": FORMAT, "n_windows": self.n, "channels": self.channels}
+            {**self.attrs, "format": FORMAT, "n_windows": n, "channels": self.channels}
         )
-        return self.n
+        return n
 
 
 class WindowStore:
