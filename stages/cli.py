@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from stages.pretrain import pretrain
 from stages.splits import splits
 from stages.synth import synth
 from stages.windows import windows
@@ -18,6 +19,7 @@ app = typer.Typer(
 app.command()(synth)
 app.command()(splits)
 app.command()(windows)
+app.command()(pretrain)
 
 
 def main() -> None:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from tests.fixtures.files import make_butppg_dir, make_vital_dir
+
+# tests never reach a model hub: a missing local checkpoint must fail, not download
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
 @pytest.fixture

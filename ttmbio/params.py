@@ -322,6 +322,96 @@ class WindowsParams(Section):
         return self
 
 
+# --------------------------------------------------------------------------- model
+
+
+class ModelParams(Section):
+    """The TTM encoder, the one source of truth for shapes (design contract 1).
+
+    ``context_length`` must equal ``windows.length``; the encoder, decoder, masking and STFT
+    losses are all built from this object, and a pretrained checkpoint must agree with it.
+    """
+
+    channels: list[str] = Field(default_factory=lambda: ["PPG", "ECG"])
+    context_length: Annotated[int, Field(ge=16)] = 1024
+    patch_length: Annotated[int, Field(ge=2)] = 64
+    d_model: Annotated[int, Field(ge=4)] = 64
+    num_layers: Annotated[int, Field(ge=1, le=16)] = 4
+    expansion_factor: Annotated[int, Field(ge=1, le=8)] = 2
+    adaptive_patching_levels: Annotated[int, Field(ge=0, le=4)] = 0
+    mode: Literal["common_channel", "mix_channel"] = "common_channel"
+    dropout: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.1
+    pretrained: str | None = None
+    revision: str | None = None
+
+    @property
+    def n_patches(self) -> int:
+        return self.context_length // self.patch_length
+
+    @model_validator(mode="after")
+    def _shapes(self) -> ModelParams:
+        if len(set(self.channels)) != len(self.channels) or not self.channels:
+            raise ValueError(f"channels must be distinct and non-empty, got {self.channels}")
+        if self.context_length % self.patch_length:
+            raise ValueError(
+                f"patch_length ({self.patch_length}) must divide context_length "
+                f"({self.context_length})"
+            )
+        levels = 2**self.adaptive_patching_levels
+        if self.n_patches % levels or self.patch_length % levels:
+            raise ValueError(
+                f"adaptive_patching_levels={self.adaptive_patching_levels} needs the patch "
+                f"count ({self.n_patches}) and patch_length to be divisible by {levels}"
+            )
+        return self
+
+
+class STFTResolutionParams(Section):
+    n_fft: Annotated[int, Field(ge=4)]
+    hop_length: Annotated[int, Field(ge=1)]
+
+
+class PretrainParams(Section):
+    """Masked signal modeling on TTM (spec 001)."""
+
+    seed: int = 42
+    epochs: Annotated[int, Field(ge=1)] = 12
+    batch_size: Annotated[int, Field(ge=1)] = 64
+    lr: Annotated[float, Field(gt=0)] = 3e-3
+    weight_decay: Annotated[float, Field(ge=0)] = 0.01
+    warmup_epochs: Annotated[float, Field(ge=0)] = 1.0
+    grad_clip: Annotated[float, Field(gt=0)] = 1.0
+    mask_ratio: Annotated[float, Field(gt=0, lt=1)] = 0.4
+    mask_kind: Literal["random", "block"] = "random"
+    block_patches: Annotated[int, Field(ge=1)] = 3
+    mask_shared_channels: bool = True
+    stft_weight: Annotated[float, Field(ge=0)] = 0.3
+    stft_resolutions: list[STFTResolutionParams] = Field(
+        default_factory=lambda: [
+            STFTResolutionParams(n_fft=256, hop_length=64),
+            STFTResolutionParams(n_fft=512, hop_length=128),
+        ]
+    )
+    stft_eps: Annotated[float, Field(gt=0)] = 1.0
+    decoder_hidden: Annotated[int, Field(ge=1)] = 128
+    checkpoint_every: Annotated[int, Field(ge=1)] = 4
+    amp: Literal["auto", "off"] = "auto"
+    resume: bool = True
+
+    @model_validator(mode="after")
+    def _resolutions(self) -> PretrainParams:
+        if self.warmup_epochs >= self.epochs:
+            raise ValueError(
+                f"warmup_epochs ({self.warmup_epochs}) must be below epochs ({self.epochs})"
+            )
+        for r in self.stft_resolutions:
+            if r.hop_length > r.n_fft:
+                raise ValueError(
+                    f"stft_resolutions hop_length {r.hop_length} must be <= n_fft {r.n_fft}"
+                )
+        return self
+
+
 # --------------------------------------------------------------------------- root
 
 
@@ -334,9 +424,29 @@ class Params(BaseSettings):
     synth: SynthParams = SynthParams()
     splits: SplitsParams = SplitsParams()
     windows: WindowsParams = WindowsParams()
+    model: ModelParams = ModelParams()
+    pretrain: PretrainParams = PretrainParams()
 
     @model_validator(mode="after")
     def _cross_section(self) -> Params:
+        if self.model.context_length != self.windows.length:
+            raise ValueError(
+                f"model.context_length ({self.model.context_length}) must equal windows.length "
+                f"({self.windows.length}): the encoder reads whole windows"
+            )
+        missing = sorted(set(self.model.channels) - set(self.windows.vitaldb.channels))
+        if missing:
+            raise ValueError(
+                f"model.channels {missing} are not in windows.vitaldb.channels "
+                f"{self.windows.vitaldb.channels}, which pretraining reads"
+            )
+        for r in self.pretrain.stft_resolutions:
+            if r.n_fft > self.model.context_length:
+                raise ValueError(
+                    f"pretrain.stft_resolutions n_fft={r.n_fft} is larger than the window "
+                    f"(model.context_length={self.model.context_length}); use n_fft <= "
+                    f"{self.model.context_length}"
+                )
         unknown = sorted(set(self.windows.vitaldb.channels) - set(self.data.vitaldb.tracks))
         if unknown:
             raise ValueError(

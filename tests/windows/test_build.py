@@ -8,49 +8,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 import zarr
 
 from tests.fixtures.files import standard_tracks, write_vital
-from ttmbio.params import Params, load_params
-from ttmbio.split_file import build_split_file
-from ttmbio.synth.dataset import synthesize
+from tests.fixtures.pipeline import build_tiny_pipeline, no_progress
+from ttmbio.params import Params
 from ttmbio.windows.build import build_windows
 from ttmbio.windows.store import WindowStore, channel_stats
-
-
-def no_progress(items, total, label):
-    return items
-
-
-def tiny_params(tmp: Path, workers: int = 1) -> Params:
-    doc = {
-        "synth": {
-            "seed": 5,
-            "workers": 1,
-            "vitaldb": {"n_cases": 6, "n_subjects": 5, "duration_min": [2.0, 2.5]},
-            "butppg": {"n_subjects": 5, "records_per_subject": 2},
-        },
-        "data": {
-            "vitaldb": {
-                "path": str(tmp / "raw/vitaldb"),
-                "clinical_csv": str(tmp / "raw/vitaldb/cases.csv"),
-            },
-            "butppg": {"path": str(tmp / "raw/butppg")},
-        },
-        "windows": {"workers": workers, "shard_windows": 64, "chunk_windows": 16},
-    }
-    (tmp / "params.yaml").write_text(yaml.safe_dump(doc))
-    return load_params(tmp / "params.yaml")
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Params, dict, dict]:
     tmp = tmp_path_factory.mktemp("windows")
-    params = tiny_params(tmp)
-    synthesize(params.synth, tmp / "raw")
-    doc, _ = build_split_file(params)
-    metrics, report = build_windows(params, doc, tmp / "windows", no_progress)
+    params, doc, metrics, report = build_tiny_pipeline(tmp)
     return tmp, params, metrics, {"doc": doc, "report": report}
 
 

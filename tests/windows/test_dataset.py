@@ -8,24 +8,24 @@ import pytest
 import torch
 
 from tests.windows.test_store import write_store
-from ttmbio.windows.dataset import ChunkBatchSampler, WindowDataset, make_loader
+from ttmbio.windows.dataset import BlockBatchSampler, WindowDataset, make_loader
 
 
-def test_sampler_visits_every_window_once_in_chunk_pools() -> None:
-    sampler = ChunkBatchSampler(n=103, chunk=10, batch_size=16, seed=1, pool_chunks=2)
+def test_sampler_visits_every_window_once_in_block_pools() -> None:
+    sampler = BlockBatchSampler(n=103, block=10, batch_size=16, seed=1, pool_blocks=2)
     batches = list(sampler)
     flat = [i for b in batches for i in b]
     assert sorted(flat) == list(range(103)) and len(batches) == len(sampler) == 7
-    # a batch comes from one pool of two chunks, or straddles two pools
+    # a batch comes from one pool of two blocks, or straddles two pools
     assert all(len({i // 10 for i in b}) <= 4 for b in batches)
-    assert batches == list(ChunkBatchSampler(103, 10, 16, seed=1, pool_chunks=2))
+    assert batches == list(BlockBatchSampler(103, 10, 16, seed=1, pool_blocks=2))
     sampler.set_epoch(1)
     assert list(sampler) != batches
 
 
 def test_sampler_in_order_and_drop_last() -> None:
-    assert list(ChunkBatchSampler(5, 2, 2, shuffle=False)) == [[0, 1], [2, 3], [4]]
-    assert len(list(ChunkBatchSampler(5, 2, 2, seed=0, drop_last=True))) == 2
+    assert list(BlockBatchSampler(5, 2, 2, shuffle=False)) == [[0, 1], [2, 3], [4]]
+    assert len(list(BlockBatchSampler(5, 2, 2, seed=0, drop_last=True))) == 2
 
 
 @pytest.fixture
@@ -59,12 +59,19 @@ def test_loader_yields_every_window_once(store_dir: tuple[Path, np.ndarray]) -> 
     np.testing.assert_array_equal(xs.numpy(), signals)
 
 
-def test_each_chunk_is_decoded_once_per_epoch(tmp_path: Path) -> None:
+def test_each_block_is_read_once_per_epoch(tmp_path: Path) -> None:
     write_store(tmp_path / "train.zarr", [50, 47], shard=8, chunk=4)
     ds = WindowDataset(tmp_path / "train.zarr", ["PPG"], normalize=False)
-    calls: list[tuple[int, int]] = []
+    reads: list[tuple[int, int]] = []
     read = ds.store.read
-    ds.store.read = lambda a, b, c=None: calls.append((a, b)) or read(a, b, c)  # type: ignore[method-assign]
-    for _ in make_loader(ds, 8, shuffle=True, seed=0):
-        pass
-    assert sorted(calls) == sorted(set(calls)) and len(calls) == 25  # ceil(97 / 4) chunks
+    ds.store.read = lambda a, b, c=None: reads.append((a, b)) or read(a, b, c)  # type: ignore[method-assign]
+    seen = [i for b in make_loader(ds, 8, shuffle=True, seed=0) for i in b["index"].tolist()]
+    assert sorted(seen) == list(range(97))
+    assert sorted(reads) == [(s, min(s + 8, 97)) for s in range(0, 97, 8)]  # whole shards, once
+
+
+def test_ranks_split_batches_evenly_and_disjointly() -> None:
+    ranks = [list(BlockBatchSampler(101, 10, 8, seed=2, rank=r, world_size=2)) for r in (0, 1)]
+    assert len(ranks[0]) == len(ranks[1]) == 6  # 13 batches -> 6 each, the odd one dropped
+    seen = [i for batches in ranks for b in batches for i in b]
+    assert len(seen) == len(set(seen))

@@ -1,11 +1,13 @@
-"""Torch access to a window store, in chunk-aligned batches.
+"""Torch access to a window store, in block-aligned batches.
 
-Reading one window at a time from a compressed store would decode a whole chunk per window;
-:class:`ChunkBatchSampler` instead shuffles chunk order, pools a few chunks, shuffles windows
-within the pool and cuts batches from it, so each chunk is decoded once per epoch.
-:class:`WindowDataset` reads a batch with ``__getitems__`` and applies the train-split
-normalisation (``stats.json`` next to the stores): ``x = (x - mean) / std`` per channel.
-This is the one place normalisation happens, for training, evaluation and prediction alike.
+Reading one window at a time from a compressed store would decode a whole shard per window.
+:class:`BlockBatchSampler` instead shuffles the order of read blocks (a store's shards, a few
+MB each), pools two blocks, shuffles the windows within the pool and cuts batches from it, so
+each block is read and decoded once per epoch in one store call, while a batch still mixes
+windows of several recordings. :class:`WindowDataset` reads a batch with ``__getitems__`` and
+applies the train-split normalisation (``stats.json`` next to the stores):
+``x = (x - mean) / std`` per channel. This is the one place normalisation happens, for
+training, evaluation and prediction alike.
 """
 
 from __future__ import annotations
@@ -21,26 +23,28 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from ttmbio.windows.store import WindowStore, read_stats
 
 
-class ChunkBatchSampler(Sampler[list[int]]):
-    """Batches of window indices drawn from pools of ``pool_chunks`` shuffled chunks."""
+class BlockBatchSampler(Sampler[list[int]]):
+    """Batches of window indices drawn from pools of ``pool_blocks`` shuffled read blocks.
+
+    Under DDP each of ``world_size`` ranks takes every ``world_size``-th batch, and all ranks
+    get the same number of batches (the remainder is dropped), so none waits on the others.
+    """
 
     def __init__(
         self,
         n: int,
-        chunk: int,
+        block: int,
         batch_size: int,
         shuffle: bool = True,
         seed: int = 0,
-        pool_chunks: int = 8,
+        pool_blocks: int = 2,
         drop_last: bool = False,
+        rank: int = 0,
+        world_size: int = 1,
     ) -> None:
-        self.n, self.chunk, self.batch_size = n, chunk, batch_size
-        self.shuffle, self.seed, self.pool_chunks, self.drop_last = (
-            shuffle,
-            seed,
-            pool_chunks,
-            drop_last,
-        )
+        self.n, self.block, self.batch_size = n, block, batch_size
+        self.shuffle, self.seed, self.pool_blocks = shuffle, seed, pool_blocks
+        self.drop_last, self.rank, self.world_size = drop_last, rank, world_size
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -48,31 +52,28 @@ class ChunkBatchSampler(Sampler[list[int]]):
         self.epoch = epoch
 
     def _order(self) -> np.ndarray:
-        n_chunks = -(-self.n // self.chunk)
         if not self.shuffle:
             return np.arange(self.n)
         rng = np.random.default_rng([self.seed, self.epoch])
-        chunks = rng.permutation(n_chunks)
+        blocks = rng.permutation(-(-self.n // self.block))
         pools = []
-        for i in range(0, n_chunks, self.pool_chunks):
-            idx = np.concatenate(
-                [
-                    np.arange(c * self.chunk, min((c + 1) * self.chunk, self.n))
-                    for c in chunks[i : i + self.pool_chunks]
-                ]
-            )
-            pools.append(rng.permutation(idx))
+        for i in range(0, len(blocks), self.pool_blocks):
+            members = [
+                np.arange(b * self.block, min((b + 1) * self.block, self.n))
+                for b in blocks[i : i + self.pool_blocks]
+            ]
+            pools.append(rng.permutation(np.concatenate(members)))
         return np.concatenate(pools) if pools else np.zeros(0, dtype=np.int64)
 
     def __iter__(self) -> Iterator[list[int]]:
         order = self._order()
-        stop = len(order) - (len(order) % self.batch_size if self.drop_last else 0)
-        for i in range(0, stop, self.batch_size):
+        for k in range(len(self)):
+            i = (k * self.world_size + self.rank) * self.batch_size
             yield order[i : i + self.batch_size].tolist()
 
     def __len__(self) -> int:
         full, rest = divmod(self.n, self.batch_size)
-        return full + (0 if self.drop_last or rest == 0 else 1)
+        return (full + (0 if self.drop_last or rest == 0 else 1)) // self.world_size
 
 
 class WindowDataset(Dataset[dict[str, torch.Tensor]]):
@@ -84,7 +85,7 @@ class WindowDataset(Dataset[dict[str, torch.Tensor]]):
         channels: Sequence[str],
         targets: Sequence[str] = (),
         normalize: bool = True,
-        cache_chunks: int = 16,
+        cache_blocks: int = 4,
     ) -> None:
         self.store = WindowStore(path)
         self.channels = list(channels)
@@ -92,37 +93,33 @@ class WindowDataset(Dataset[dict[str, torch.Tensor]]):
         self.targets = {name: torch.from_numpy(self.store.meta(name)) for name in targets}
         stats = read_stats(self.store.path.parent) if normalize else None
         c = len(self.channels)
-        self.mean = np.array(
-            [stats[ch]["mean"] for ch in self.channels] if stats else [0.0] * c, dtype=np.float32
-        )[:, None]
-        self.std = np.array(
-            [stats[ch]["std"] for ch in self.channels] if stats else [1.0] * c, dtype=np.float32
-        )[:, None]
+        mean = [stats[ch]["mean"] for ch in self.channels] if stats else [0.0] * c
+        std = [stats[ch]["std"] for ch in self.channels] if stats else [1.0] * c
+        self.mean = np.array(mean, dtype=np.float32)[:, None]
+        self.std = np.array(std, dtype=np.float32)[:, None]
         self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
-        self._cache_chunks = cache_chunks
+        self._cache_blocks = cache_blocks
 
     def __len__(self) -> int:
         return len(self.store)
 
-    def _chunk(self, c: int) -> np.ndarray:
-        if c in self._cache:
-            self._cache.move_to_end(c)
-            return self._cache[c]
-        size = self.store.chunk_windows
-        block = self.store.read(c * size, min((c + 1) * size, len(self.store)), self._channel_idx)
-        block = (block - self.mean) / self.std
-        self._cache[c] = block
-        if len(self._cache) > self._cache_chunks:
-            self._cache.popitem(last=False)
-        return block
+    def _block(self, b: int) -> np.ndarray:
+        if b not in self._cache:
+            size = self.store.block_windows
+            rows = self.store.read(b * size, min((b + 1) * size, len(self.store)))
+            self._cache[b] = (rows[:, self._channel_idx] - self.mean) / self.std
+            while len(self._cache) > self._cache_blocks:
+                self._cache.popitem(last=False)
+        self._cache.move_to_end(b)
+        return self._cache[b]
 
     def __getitems__(self, indices: Sequence[int]) -> dict[str, torch.Tensor]:
-        size = self.store.chunk_windows
+        size = self.store.block_windows
         idx = np.asarray(indices, dtype=np.int64)
         x = np.empty((len(idx), len(self.channels), self.store.length), dtype=np.float32)
-        for c in np.unique(idx // size):
-            hit = np.flatnonzero(idx // size == c)
-            x[hit] = self._chunk(int(c))[idx[hit] - c * size]
+        for b in np.unique(idx // size):
+            hit = np.flatnonzero(idx // size == b)
+            x[hit] = self._block(int(b))[idx[hit] - b * size]
         batch = {"x": torch.from_numpy(x), "index": torch.from_numpy(idx)}
         batch.update({name: t[idx] for name, t in self.targets.items()})
         return batch
@@ -132,16 +129,24 @@ class WindowDataset(Dataset[dict[str, torch.Tensor]]):
 
 
 def make_loader(
-    dataset: WindowDataset, batch_size: int, shuffle: bool, seed: int = 0, drop_last: bool = False
+    dataset: WindowDataset,
+    batch_size: int,
+    shuffle: bool,
+    seed: int = 0,
+    drop_last: bool = False,
+    rank: int = 0,
+    world_size: int = 1,
 ) -> DataLoader:
-    """A DataLoader over chunk-aligned batches (already collated by ``__getitems__``)."""
-    sampler = ChunkBatchSampler(
+    """A DataLoader over block-aligned batches (already collated by ``__getitems__``)."""
+    sampler = BlockBatchSampler(
         len(dataset),
-        dataset.store.chunk_windows,
+        dataset.store.block_windows,
         batch_size,
         shuffle=shuffle,
         seed=seed,
         drop_last=drop_last,
+        rank=rank,
+        world_size=world_size,
     )
     return DataLoader(dataset, batch_sampler=sampler, collate_fn=_identity)
 

@@ -139,7 +139,9 @@ class WindowStore:
         self.channels: list[str] = list(self.signals.attrs["channels"])
         self.fs = float(self.signals.attrs["fs"])
         self.length = int(self.signals.attrs["length"])
-        self.chunk_windows = int(self.signals.chunks[0])
+        # the unit of reading: one shard (one file, decoded in one call)
+        shards = self.signals.shards
+        self.block_windows = int(shards[0] if shards else self.signals.chunks[0])
 
     def __len__(self) -> int:
         return int(self.signals.shape[0])

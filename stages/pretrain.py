@@ -1,0 +1,51 @@
+"""``ttmbio pretrain``: masked signal modeling on the TTM encoder (``torchrun`` ready)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from stages.common import ParamsOption, one_line_errors
+from ttmbio.params import load_params
+
+
+@one_line_errors
+def pretrain(
+    windows: Path = typer.Option(Path("data/windows"), help="window stores to read."),
+    out: Path = typer.Option(Path("models/pretrain"), help="checkpoint folder to write whole."),
+    work: Path = typer.Option(
+        Path("checkpoints/pretrain"), help="checkpoints while training (kept for --resume)."
+    ),
+    metrics: Path = typer.Option(Path("metrics/pretrain"), help="dvclive folder."),
+    plots: Path = typer.Option(Path("plots/pretrain"), help="folder for PNG curves."),
+    params: Path = ParamsOption,
+) -> None:
+    """Pretrain the encoder on VitalDB windows; under torchrun, one process per device."""
+    cfg = load_params(params)
+    from dvclive import Live
+
+    from ttmbio.curves import plot_curves
+    from ttmbio.distributed import init_distributed, shutdown
+    from ttmbio.ssl.pretrain import build_pretrainer, run_pretraining
+
+    info = init_distributed()
+    try:
+        trainer = build_pretrainer(cfg, windows, info)
+        live = Live(dir=str(metrics), save_dvc_exp=False, dvcyaml=None) if info.is_main else None
+        summary = run_pretraining(trainer, work, out, live)
+        if live is not None:
+            for key in ("best_epoch", "val_nmse", "val_nmse_interp", "nmse_ratio_to_interp"):
+                live.summary[f"best_{key}" if key == "val_nmse" else key] = summary[key]
+            live.end()
+            history = __import__("json").loads((out / "history.json").read_text())
+            plot_curves(history, {"loss": ["train_loss", "val_loss"],
+                                  "parts": ["train_msm", "val_msm", "train_stft", "val_stft"],
+                                  "masked NMSE": ["val_nmse", "val_nmse_interp"]},
+                        "pretraining", plots / "curves.png")
+            typer.echo(f"pretrain: best epoch {summary['best_epoch']}, val masked NMSE "
+                       f"{summary['val_nmse']:.3f} vs linear interpolation "
+                       f"{summary['val_nmse_interp']:.3f} "
+                       f"({summary['nmse_ratio_to_interp']:.2f}x) -> {out}")
+    finally:
+        shutdown(info)

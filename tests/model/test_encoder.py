@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from tsfm_public.models.tinytimemixer import TinyTimeMixerForPrediction
+
+from ttmbio.errors import ConfigError
+from ttmbio.model.decoder import PatchDecoder
+from ttmbio.model.encoder import TTMEncoder, load_pretrained, ttm_config
+from ttmbio.params import ModelParams
+from ttmbio.ssl.masking import apply_mask, expand_to_samples, patch_mask
+
+SMALL = ModelParams(d_model=16, num_layers=2)
+
+
+@pytest.mark.parametrize(
+    "channels", [["PPG"], ["PPG", "ECG"], ["ACC_X", "ACC_Y", "ACC_Z", "PPG", "ECG"]]
+)
+def test_latents_and_reconstruction_per_channel(channels: list[str]) -> None:
+    cfg = SMALL.model_copy(update={"channels": channels})
+    encoder, decoder = TTMEncoder(cfg).eval(), PatchDecoder(cfg, hidden=8).eval()
+    z = encoder(torch.randn(3, len(channels), 1024))
+    assert z.shape == (3, len(channels), 16, 16)
+    assert decoder(z).shape == (3, len(channels), 1024)
+
+
+def test_each_channel_is_decoded_from_its_own_latents() -> None:
+    decoder = PatchDecoder(SMALL, hidden=8)
+    z = torch.randn(2, 2, 16, 16)
+    changed = z.clone()
+    changed[:, 1] += 5.0
+    assert torch.equal(decoder(z)[:, 0], decoder(changed)[:, 0])
+    assert not torch.equal(decoder(z)[:, 1], decoder(changed)[:, 1])
+
+
+def test_wrong_input_shape_is_refused_not_adapted() -> None:
+    encoder = TTMEncoder(SMALL)
+    with pytest.raises(ValueError, match=r"expects \[B, 2, 1024\]"):
+        encoder(torch.randn(2, 2, 512))
+    with pytest.raises(ValueError, match="channels"):
+        encoder(torch.randn(2, 3, 1024))
+
+
+def test_masked_content_cannot_change_the_latents() -> None:
+    torch.manual_seed(0)
+    encoder = TTMEncoder(SMALL).eval()
+    x = torch.randn(4, 2, 1024)
+    mask = expand_to_samples(
+        patch_mask(4, 2, 16, 0.4, "random", torch.Generator().manual_seed(1)), 64
+    )
+    other = torch.where(mask, torch.randn_like(x) * 100 + 50, x)  # wild values, masked only
+    assert encoder.backbone.scaler.__class__.__name__ == "TinyTimeMixerNOPScaler"
+    torch.testing.assert_close(
+        encoder(apply_mask(x, mask)), encoder(apply_mask(other, mask)), rtol=0, atol=0
+    )
+    assert not torch.equal(encoder(x), encoder(other))  # unmasked, the content would leak
+
+
+def save_ttm(folder: Path, context: int, patch: int) -> None:
+    cfg = SMALL.model_copy(update={"context_length": context, "patch_length": patch})
+    TinyTimeMixerForPrediction(ttm_config(cfg)).save_pretrained(folder)
+
+
+def test_pretrained_weights_load_from_a_local_folder(tmp_path: Path) -> None:
+    save_ttm(tmp_path / "ttm", 1024, 64)
+    saved = TinyTimeMixerForPrediction.from_pretrained(tmp_path / "ttm").backbone.state_dict()
+    encoder = TTMEncoder(SMALL)
+    load_pretrained(encoder, str(tmp_path / "ttm"))
+    for name, tensor in encoder.backbone.state_dict().items():
+        torch.testing.assert_close(tensor, saved[name])
+
+
+def test_pretrained_with_another_context_length_is_refused(tmp_path: Path) -> None:
+    save_ttm(tmp_path / "ttm512", 512, 64)
+    with pytest.raises(ConfigError, match=r"context_length=512 but model\.context_length=1024"):
+        load_pretrained(TTMEncoder(SMALL), str(tmp_path / "ttm512"))
+
+
+def test_missing_pretrained_folder_is_a_config_error_not_a_fallback(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot load TTM weights"):
+        load_pretrained(TTMEncoder(SMALL), str(tmp_path / "nothing-here"))

@@ -1,0 +1,148 @@
+"""Pretraining end to end on tiny window stores: learning, checkpoints, resume."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.fixtures.pipeline import build_tiny_pipeline, tiny_params
+from ttmbio.checkpoint import check_compatible, load_checkpoint
+from ttmbio.distributed import DistInfo
+from ttmbio.errors import ConfigError
+from ttmbio.model.encoder import TTMEncoder
+from ttmbio.params import Params
+from ttmbio.ssl import pretrain as pt
+
+CPU = DistInfo(0, 1, torch.device("cpu"))
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Params]:
+    tmp = tmp_path_factory.mktemp("pretrain")
+    params, *_ = build_tiny_pipeline(tmp)
+    return tmp, params
+
+
+@pytest.fixture(scope="module")
+def trained(tiny: tuple[Path, Params]) -> tuple[Path, dict]:
+    tmp, params = tiny
+    trainer = pt.build_pretrainer(params, tmp / "windows", CPU)
+    summary = pt.run_pretraining(trainer, tmp / "work", tmp / "out", show_progress=False)
+    return tmp / "out", summary
+
+
+def test_run_writes_best_last_and_numbered_checkpoints(trained: tuple[Path, dict]) -> None:
+    out, summary = trained
+    assert sorted(p.name for p in out.glob("*.pt")) == ["best.pt", "epoch_002.pt", "last.pt"]
+    assert (out / "summary.json").is_file() and (out / "history.json").is_file()
+    assert summary["epochs"] == 3 and summary["channels"] == ["PPG", "ECG"]
+    assert summary["val_nmse_interp"] > 0 and summary["world_size"] == 1
+
+
+def test_checkpoint_round_trip_with_weights_only(trained: tuple[Path, dict]) -> None:
+    out, _ = trained
+    ckpt = load_checkpoint(out / "last.pt")
+    assert set(ckpt) >= {
+        "encoder",
+        "decoder",
+        "optimizer",
+        "scheduler",
+        "epoch",
+        "config",
+        "channels",
+    }
+    assert ckpt["epoch"] == 2 and ckpt["channels"] == ["PPG", "ECG"]
+    encoder = TTMEncoder(Params.model_validate({"model": ckpt["config"]["model"]}).model)
+    encoder.load_state_dict(ckpt["encoder"])
+    for name, tensor in encoder.state_dict().items():
+        assert torch.equal(tensor, ckpt["encoder"][name])
+
+
+def test_checkpoint_for_another_context_is_refused(trained: tuple[Path, dict]) -> None:
+    out, _ = trained
+    ckpt = load_checkpoint(out / "best.pt")
+    other = dict(ckpt["config"]["model"], context_length=512)
+    with pytest.raises(ConfigError, match=r"model\.context_length=1024 but params say"):
+        check_compatible(ckpt, out / "best.pt", other)
+
+
+def test_loss_goes_down(trained: tuple[Path, dict]) -> None:
+    history = load_checkpoint(trained[0] / "last.pt")["history"]
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
+
+
+def test_resumed_run_ends_with_the_same_weights(
+    tiny: tuple[Path, Params], trained: tuple[Path, dict], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tmp, params = tiny
+    real = pt.train_epoch
+
+    def interrupted(t: pt.Pretrainer, epoch: int, show: bool) -> dict[str, float]:
+        if epoch == 2:
+            raise KeyboardInterrupt  # killed during the last epoch
+        return real(t, epoch, show)
+
+    monkeypatch.setattr(pt, "train_epoch", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        pt.run_pretraining(
+            pt.build_pretrainer(params, tmp / "windows", CPU),
+            tmp / "work2",
+            tmp / "out2",
+            show_progress=False,
+        )
+    assert not (tmp / "out2").exists()  # nothing DVC could take for a finished output
+    monkeypatch.setattr(pt, "train_epoch", real)
+    pt.run_pretraining(
+        pt.build_pretrainer(params, tmp / "windows", CPU),
+        tmp / "work2",
+        tmp / "out2",
+        show_progress=False,
+    )
+    resumed, straight = (
+        load_checkpoint(tmp / "out2/last.pt"),
+        load_checkpoint(trained[0] / "last.pt"),
+    )
+    for part in ("encoder", "decoder"):
+        for name, tensor in straight[part].items():
+            assert torch.equal(resumed[part][name], tensor), name
+
+
+def test_stft_window_larger_than_the_window_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"n_fft=2048 is larger than the window"):
+        tiny_params(
+            tmp_path, {"pretrain": {"stft_resolutions": [{"n_fft": 2048, "hop_length": 512}]}}
+        )
+
+
+def test_pretrained_checkpoint_with_other_context_is_refused_before_training(
+    tiny: tuple[Path, Params], tmp_path: Path
+) -> None:
+    from tsfm_public.models.tinytimemixer import TinyTimeMixerForPrediction
+
+    from ttmbio.model.encoder import ttm_config
+
+    tmp, params = tiny
+    other = params.model.model_copy(update={"context_length": 512})
+    TinyTimeMixerForPrediction(ttm_config(other)).save_pretrained(tmp_path / "ttm")
+    bad = params.model_copy(
+        update={"model": params.model.model_copy(update={"pretrained": str(tmp_path / "ttm")})}
+    )
+    with pytest.raises(ConfigError, match="context_length=512"):
+        pt.build_pretrainer(bad, tmp / "windows", CPU)
+    assert not (tmp_path / "out").exists()
+
+
+def test_rerun_gives_byte_identical_checkpoints(
+    tiny: tuple[Path, Params], trained: tuple[Path, dict]
+) -> None:
+    tmp, params = tiny
+    pt.run_pretraining(
+        pt.build_pretrainer(params, tmp / "windows", CPU),
+        tmp / "work3",
+        tmp / "out3",
+        show_progress=False,
+    )
+    for name in ("best.pt", "last.pt", "summary.json", "history.json"):
+        assert (tmp / "out3" / name).read_bytes() == (trained[0] / name).read_bytes(), name

@@ -1,0 +1,31 @@
+"""PNG learning curves from a training history (``dvc plots show`` needs a CDN; PNGs do not)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+
+def plot_curves(
+    history: Sequence[dict[str, float]], panels: dict[str, list[str]], title: str, out: Path
+) -> None:
+    """One panel per entry of ``panels`` (title -> history keys), epochs on the x axis."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    epochs = [row["epoch"] for row in history]
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.2), squeeze=False)
+    for ax, (name, keys) in zip(axes[0], panels.items(), strict=True):
+        for key in keys:
+            ax.plot(epochs, [row[key] for row in history], marker="o", ms=3, label=key)
+        ax.set_title(name, fontsize=10)
+        ax.set_xlabel("epoch")
+        ax.legend(fontsize=7)
+        ax.grid(alpha=0.3)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(out, dpi=90)
+    plt.close(fig)

@@ -1,0 +1,1 @@
+"""Models: the TTM encoder over named channels and the heads built on its latents."""

@@ -1,0 +1,1 @@
+"""Self-supervised pretraining pieces: patch masking and the reconstruction losses."""

@@ -1,0 +1,382 @@
+"""Self-supervised pretraining: masked signal modeling on the TTM encoder (spec 001).
+
+Each step hides whole patches (in the normalised space, where 0 is the channel mean), encodes
+the masked windows, reconstructs every patch of every channel from that channel's latents and
+minimises MSE on the masked patches plus a weighted multi-resolution STFT loss.
+
+Reproducible on CPU: the batch order, the masks and dropout are all seeded from
+``(pretrain.seed, epoch, rank)``, so a run resumed from its last checkpoint (saved at the end
+of every epoch) ends with the same weights as one that was never interrupted. Checkpoints go
+to a work folder outside DVC's outputs while training, and the output folder is written whole
+at the end.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from collections.abc import Iterable
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+from torch import nn
+from tqdm import tqdm
+from transformers import get_cosine_schedule_with_warmup
+
+from ttmbio.atomic import atomic_dir, atomic_write_json
+from ttmbio.checkpoint import load_checkpoint, save_checkpoint
+from ttmbio.distributed import DistInfo, barrier
+from ttmbio.errors import SourceError
+from ttmbio.model.decoder import MaskedAutoencoder, PatchDecoder
+from ttmbio.model.encoder import TTMEncoder, load_pretrained
+from ttmbio.params import Params
+from ttmbio.ssl.losses import (
+    MultiResolutionSTFTLoss,
+    STFTResolution,
+    linear_interpolation_baseline,
+    masked_mse,
+)
+from ttmbio.ssl.masking import apply_mask, expand_to_samples, patch_mask
+from ttmbio.windows.dataset import WindowDataset, make_loader
+
+DATASET = "vitaldb"
+
+
+class MetricLogger(Protocol):
+    """What the loop needs of a logger (``dvclive.Live`` fits)."""
+
+    def log_metric(self, name: str, val: float) -> None: ...
+
+    def next_step(self) -> None: ...
+
+
+@dataclass
+class Pretrainer:
+    """Everything one pretraining run holds; built by :func:`build_pretrainer`."""
+
+    params: Params
+    model: MaskedAutoencoder
+    train: WindowDataset
+    val: WindowDataset
+    dist: DistInfo
+    fingerprint: str
+    stft: MultiResolutionSTFTLoss
+    optimizer: torch.optim.Optimizer = field(init=False)
+    scheduler: torch.optim.lr_scheduler.LambdaLR = field(init=False)
+    net: nn.Module = field(init=False)  # the model, DDP-wrapped when distributed
+
+    def __post_init__(self) -> None:
+        pp = self.params.pretrain
+        self.model.to(self.dist.device)
+        self.net = self.model
+        if self.dist.distributed:
+            ids = [self.dist.device.index] if self.dist.device.type == "cuda" else None
+            self.net = nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
+        self.optimizer = torch.optim.AdamW(
+            self.model.parameters(), lr=pp.lr, weight_decay=pp.weight_decay
+        )
+        steps = self.steps_per_epoch()
+        self.scheduler = get_cosine_schedule_with_warmup(
+            self.optimizer, round(pp.warmup_epochs * steps), pp.epochs * steps
+        )
+
+    def steps_per_epoch(self) -> int:
+        pp = self.params.pretrain
+        return len(
+            make_loader(
+                self.train,
+                pp.batch_size,
+                shuffle=True,
+                seed=pp.seed,
+                rank=self.dist.rank,
+                world_size=self.dist.world_size,
+            )
+        )
+
+    def loader(self, epoch: int) -> Iterable[dict[str, torch.Tensor]]:
+        pp = self.params.pretrain
+        loader = make_loader(
+            self.train,
+            pp.batch_size,
+            shuffle=True,
+            seed=pp.seed,
+            rank=self.dist.rank,
+            world_size=self.dist.world_size,
+        )
+        loader.batch_sampler.set_epoch(epoch)  # type: ignore[union-attr]
+        return loader
+
+
+def fingerprint(params: Params, windows: Path) -> str:
+    """What a checkpoint must share with the current run to be resumed from."""
+    stats = (windows / DATASET / "stats.json").read_text()
+    train = (windows / DATASET / "train.zarr" / "zarr.json").read_text()
+    blob = json.dumps(
+        {
+            "model": params.model.model_dump(mode="json"),
+            "pretrain": {
+                k: v for k, v in params.pretrain.model_dump(mode="json").items() if k != "resume"
+            },
+            "stats": stats,
+            "train": train,
+        },
+        sort_keys=True,
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def build_pretrainer(params: Params, windows: Path, dist: DistInfo) -> Pretrainer:
+    """Datasets, model (optionally from pretrained TTM weights), optimizer, schedule."""
+    channels = params.model.channels
+    train = WindowDataset(windows / DATASET / "train.zarr", channels)
+    val = WindowDataset(windows / DATASET / "val.zarr", channels)
+    for name, ds in (("train", train), ("val", val)):
+        if len(ds) == 0:
+            raise SourceError(
+                f"{ds.store.path}: the {name} split has no windows; pretraining needs both "
+                "(check splits.ratios and metrics/windows.json rejections)"
+            )
+    torch.manual_seed(params.pretrain.seed)  # the same initial weights on every rank
+    encoder = TTMEncoder(params.model)
+    if params.model.pretrained:
+        load_pretrained(encoder, params.model.pretrained, params.model.revision)
+    model = MaskedAutoencoder(encoder, PatchDecoder(params.model, params.pretrain.decoder_hidden))
+    stft = MultiResolutionSTFTLoss(
+        [STFTResolution(r.n_fft, r.hop_length) for r in params.pretrain.stft_resolutions],
+        signal_length=params.model.context_length,
+        eps=params.pretrain.stft_eps,
+    ).to(dist.device)
+    return Pretrainer(params, model, train, val, dist, fingerprint(params, windows), stft)
+
+
+def _mask(batch: int, t: Pretrainer, generator: torch.Generator) -> torch.Tensor:
+    pp, mp = t.params.pretrain, t.params.model
+    mask = patch_mask(
+        batch,
+        len(mp.channels),
+        mp.n_patches,
+        pp.mask_ratio,
+        pp.mask_kind,
+        generator,
+        pp.block_patches,
+        pp.mask_shared_channels,
+    )
+    return expand_to_samples(mask, mp.patch_length)
+
+
+def _losses(
+    t: Pretrainer, x: torch.Tensor, sample_mask: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    amp = t.params.pretrain.amp == "auto" and t.dist.device.type == "cuda"
+    ctx = torch.autocast("cuda", dtype=torch.bfloat16) if amp else nullcontext()
+    with ctx:
+        recon = t.net(apply_mask(x, sample_mask))
+    recon = recon.float()
+    msm = masked_mse(recon, x, sample_mask)
+    # the spectrum of the window as completed by the model: visible samples are given, so
+    # the spectral loss judges only what the model filled in (and how it joins the rest)
+    stft = t.stft(torch.where(sample_mask, recon, x), x)
+    return msm + t.params.pretrain.stft_weight * stft, msm, stft, recon
+
+
+def train_epoch(t: Pretrainer, epoch: int, show_progress: bool) -> dict[str, float]:
+    pp = t.params.pretrain
+    seed = pp.seed * 1_000_003 + epoch * 1_009 + t.dist.rank
+    torch.manual_seed(seed)  # dropout
+    generator = torch.Generator().manual_seed(seed)
+    t.net.train()
+    totals = {"loss": 0.0, "msm": 0.0, "stft": 0.0}
+    n = 0
+    batches = t.loader(epoch)
+    bar = tqdm(
+        batches,
+        total=t.steps_per_epoch(),
+        desc=f"pretrain epoch {epoch + 1}",
+        disable=not show_progress,
+        leave=False,
+        dynamic_ncols=True,
+    )
+    for batch in bar:
+        x = batch["x"].to(t.dist.device)
+        sample_mask = _mask(len(x), t, generator).to(t.dist.device)
+        loss, msm, stft, _ = _losses(t, x, sample_mask)
+        t.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(t.model.parameters(), pp.grad_clip)
+        t.optimizer.step()
+        t.scheduler.step()
+        for key, value in (("loss", loss), ("msm", msm), ("stft", stft)):
+            totals[key] += value.item() * len(x)
+        n += len(x)
+        bar.set_postfix(loss=f"{totals['loss'] / n:.4f}")
+    return {f"train_{k}": v / max(n, 1) for k, v in totals.items()}
+
+
+@torch.no_grad()
+def evaluate(t: Pretrainer, with_baseline: bool = False) -> dict[str, float]:
+    """Val losses and masked-patch NMSE on fixed masks (the same every epoch)."""
+    generator = torch.Generator().manual_seed(t.params.pretrain.seed)
+    t.net.eval()
+    sums = {"loss": 0.0, "msm": 0.0, "stft": 0.0}
+    err = {"model": 0.0, "interp": 0.0}
+    spread, n = 0.0, 0
+    for batch in make_loader(t.val, t.params.pretrain.batch_size, shuffle=False):
+        x = batch["x"].to(t.dist.device)
+        sample_mask = _mask(len(x), t, generator).to(t.dist.device)
+        loss, msm, stft, recon = _losses(t, x, sample_mask)
+        for key, value in (("loss", loss), ("msm", msm), ("stft", stft)):
+            sums[key] += value.item() * len(x)
+        m = sample_mask.float()
+        err["model"] += float((((recon - x) ** 2) * m).sum())
+        if with_baseline:
+            guess = linear_interpolation_baseline(x.cpu(), sample_mask.cpu()).to(x.device)
+            err["interp"] += float((((guess - x) ** 2) * m).sum())
+        spread += float((((x - x.mean(dim=-1, keepdim=True)) ** 2) * m).sum())
+        n += len(x)
+    out = {f"val_{k}": v / max(n, 1) for k, v in sums.items()}
+    out["val_nmse"] = err["model"] / max(spread, 1e-12)
+    if with_baseline:
+        out["val_nmse_interp"] = err["interp"] / max(spread, 1e-12)
+    return out
+
+
+def _payload(
+    t: Pretrainer, epoch: int, history: list[dict[str, float]], best: float
+) -> dict[str, Any]:
+    return {
+        "encoder": t.model.encoder.state_dict(),
+        "decoder": t.model.decoder.state_dict(),
+        "optimizer": t.optimizer.state_dict(),
+        "scheduler": t.scheduler.state_dict(),
+        "epoch": epoch,
+        "best_val_loss": best,
+        "history": history,
+        "fingerprint": t.fingerprint,
+        "channels": list(t.params.model.channels),
+        "config": {
+            "model": t.params.model.model_dump(mode="json"),
+            "pretrain": t.params.pretrain.model_dump(mode="json"),
+            "windows": {"fs": t.params.windows.fs, "length": t.params.windows.length},
+        },
+    }
+
+
+def _resume(t: Pretrainer, work: Path) -> tuple[int, list[dict[str, float]], float]:
+    """Restore from ``work/last.pt`` when it belongs to this run; else start at epoch 0."""
+    last = work / "last.pt"
+    if not (t.params.pretrain.resume and last.is_file()):
+        return 0, [], float("inf")
+    ckpt = load_checkpoint(last)
+    if ckpt.get("fingerprint") != t.fingerprint:
+        return 0, [], float("inf")
+    t.model.encoder.load_state_dict(ckpt["encoder"])
+    t.model.decoder.load_state_dict(ckpt["decoder"])
+    t.optimizer.load_state_dict(ckpt["optimizer"])
+    t.scheduler.load_state_dict(ckpt["scheduler"])
+    return int(ckpt["epoch"]) + 1, list(ckpt["history"]), float(ckpt["best_val_loss"])
+
+
+def weights_digest(model: nn.Module) -> str:
+    """A hash of every parameter: equal on all DDP ranks when they trained in step."""
+    h = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        h.update(name.encode())
+        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def _check_in_step(t: Pretrainer) -> None:
+    """Refuse to save replicas that diverged (a DDP bug would otherwise go unnoticed)."""
+    if not t.dist.distributed:
+        return
+    digests: list[str | None] = [None] * t.dist.world_size
+    torch.distributed.all_gather_object(digests, weights_digest(t.model))
+    if len(set(digests)) != 1:
+        raise RuntimeError(f"DDP replicas diverged: weight digests {digests}")
+
+
+def _work_dir(root: Path, fingerprint: str) -> None:
+    """Create ``root/<fingerprint>``; checkpoints of runs with other params are removed."""
+    root.mkdir(parents=True, exist_ok=True)
+    for stale in root.iterdir():
+        if stale.name != fingerprint and stale.is_dir():
+            shutil.rmtree(stale, ignore_errors=True)
+    (root / fingerprint).mkdir(exist_ok=True)
+
+
+def run_pretraining(
+    t: Pretrainer,
+    work: Path,
+    out: Path,
+    logger: MetricLogger | None = None,
+    show_progress: bool = True,
+) -> dict[str, Any]:
+    """Train (resuming when possible), checkpoint every epoch, write ``out`` whole at the end.
+
+    Returns the summary written to ``out/summary.json`` (rank 0; other ranks get ``{}``).
+    """
+    pp = t.params.pretrain
+    if t.dist.is_main:
+        _work_dir(work, t.fingerprint)
+    barrier(t.dist)
+    work = work / t.fingerprint
+    start, history, best = _resume(t, work)
+    main = t.dist.is_main
+    baseline = evaluate(t, with_baseline=True)["val_nmse_interp"] if main else float("nan")
+    for epoch in range(start, pp.epochs):
+        # no timings in the history: outputs must be byte-identical between reruns
+        row = train_epoch(t, epoch, show_progress and main)
+        if main:
+            row |= evaluate(t)
+            row |= {
+                "val_nmse_interp": baseline,
+                "lr": t.scheduler.get_last_lr()[0],
+                "epoch": epoch + 1,
+            }
+            history.append(row)
+            if logger is not None:
+                for key, value in row.items():
+                    if key != "epoch":
+                        logger.log_metric(key, float(value))
+                logger.next_step()
+            improved = row["val_loss"] < best
+            best = min(best, row["val_loss"])
+            payload = _payload(t, epoch, history, best)
+            save_checkpoint(work / "last.pt", payload)
+            if improved:
+                save_checkpoint(work / "best.pt", payload)
+            if (epoch + 1) % pp.checkpoint_every == 0:
+                save_checkpoint(work / f"epoch_{epoch + 1:03d}.pt", payload)
+            tqdm.write(
+                f"pretrain epoch {epoch + 1}/{pp.epochs}: train {row['train_loss']:.4f}"
+                f" val {row['val_loss']:.4f} val NMSE {row['val_nmse']:.3f} "
+                f"(interpolation {baseline:.3f})"
+            )
+        barrier(t.dist)
+    _check_in_step(t)
+    if not main:
+        return {}
+    best_row = min(history, key=lambda r: r["val_loss"])
+    summary = {
+        "best_epoch": int(best_row["epoch"]),
+        "best_val_loss": best_row["val_loss"],
+        "val_nmse": best_row["val_nmse"],
+        "val_nmse_interp": baseline,
+        "nmse_ratio_to_interp": best_row["val_nmse"] / baseline,
+        "epochs": pp.epochs,
+        "train_windows": len(t.train),
+        "val_windows": len(t.val),
+        "channels": list(t.params.model.channels),
+        "parameters": sum(p.numel() for p in t.model.encoder.parameters()),
+        "world_size": t.dist.world_size,
+    }
+    with atomic_dir(out) as tmp:
+        for ckpt in sorted(work.glob("*.pt")):
+            shutil.copy2(ckpt, tmp / ckpt.name)
+        atomic_write_json(tmp / "summary.json", summary)
+        atomic_write_json(tmp / "history.json", history)
+    return summary
