@@ -110,6 +110,7 @@ def _api_params(tmp_path: Path, url: str) -> Path:
                 "windows": {
                     "vitaldb": {"channels": ["ECG"], "stride": 512, "gates": ["gap", "ecg_sqi"]}
                 },
+                "model": {"channels": ["ECG"]},
             }
         )
     )

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 def repro_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     repo = copy_repo(tmp_path_factory.mktemp("repo"))
     result = dvc(repo, "repro")
-    for stage in ("synth", "splits", "windows"):
+    for stage in ("synth", "splits", "windows", "pretrain"):
         assert f"Running stage '{stage}'" in result.stdout
     run(repo, "git", "add", "-A")
     run(repo, "git", "commit", "-q", "-m", "repro")
@@ -38,6 +38,8 @@ def test_repro_writes_real_format_data_splits_and_metrics(repro_repo: Path) -> N
         group["signals"].shape[0] > 0 and (repro_repo / "data/windows/vitaldb/stats.json").is_file()
     )
     assert (repro_repo / "plots/windows/vitaldb_sqi.png").stat().st_size > 1000
+    assert "metrics/pretrain/metrics.json" in shown and "nmse_ratio_to_interp" in shown
+    assert (repro_repo / "models/pretrain/best.pt").is_file()
     assert (
         "nothing to reproduce" in dvc(repro_repo, "status").stdout.lower()
         or "up to date" in dvc(repro_repo, "status").stdout.lower()

@@ -280,6 +280,15 @@ def _resume(t: Pretrainer, work: Path) -> tuple[int, list[dict[str, float]], flo
     return int(ckpt["epoch"]) + 1, list(ckpt["history"]), float(ckpt["best_val_loss"])
 
 
+def _log(logger: MetricLogger | None, row: dict[str, float]) -> None:
+    if logger is None:
+        return
+    for key, value in row.items():
+        if key != "epoch":
+            logger.log_metric(key, float(value))
+    logger.next_step()
+
+
 def weights_digest(model: nn.Module) -> str:
     """A hash of every parameter: equal on all DDP ranks when they trained in step."""
     h = hashlib.sha256()
@@ -327,6 +336,8 @@ def run_pretraining(
     start, history, best = _resume(t, work)
     main = t.dist.is_main
     baseline = evaluate(t, with_baseline=True)["val_nmse_interp"] if main else float("nan")
+    for row in history if main else []:  # a resumed run's curves still start at epoch 1
+        _log(logger, row)
     for epoch in range(start, pp.epochs):
         # no timings in the history: outputs must be byte-identical between reruns
         row = train_epoch(t, epoch, show_progress and main)
@@ -338,11 +349,7 @@ def run_pretraining(
                 "epoch": epoch + 1,
             }
             history.append(row)
-            if logger is not None:
-                for key, value in row.items():
-                    if key != "epoch":
-                        logger.log_metric(key, float(value))
-                logger.next_step()
+            _log(logger, row)
             improved = row["val_loss"] < best
             best = min(best, row["val_loss"])
             payload = _payload(t, epoch, history, best)
