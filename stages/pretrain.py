@@ -39,13 +39,21 @@ def pretrain(
                 live.summary[f"best_{key}" if key == "val_nmse" else key] = summary[key]
             live.end()
             history = __import__("json").loads((out / "history.json").read_text())
-            plot_curves(history, {"loss": ["train_loss", "val_loss"],
-                                  "parts": ["train_msm", "val_msm", "train_stft", "val_stft"],
-                                  "masked NMSE": ["val_nmse", "val_nmse_interp"]},
-                        "pretraining", plots / "curves.png")
-            typer.echo(f"pretrain: best epoch {summary['best_epoch']}, val masked NMSE "
-                       f"{summary['val_nmse']:.3f} vs linear interpolation "
-                       f"{summary['val_nmse_interp']:.3f} "
-                       f"({summary['nmse_ratio_to_interp']:.2f}x) -> {out}")
+            plot_curves(
+                history,
+                {
+                    "loss": ["train_loss", "val_loss"],
+                    "parts": ["train_msm", "val_msm", "train_stft", "val_stft"],
+                    "masked NMSE": ["val_nmse", "val_nmse_interp"],
+                },
+                "pretraining",
+                plots / "curves.png",
+            )
+            typer.echo(
+                f"pretrain: best epoch {summary['best_epoch']}, val masked NMSE "
+                f"{summary['val_nmse']:.3f} vs linear interpolation "
+                f"{summary['val_nmse_interp']:.3f} "
+                f"({summary['nmse_ratio_to_interp']:.2f}x) -> {out}"
+            )
     finally:
         shutdown(info)

@@ -122,14 +122,20 @@ def test_windows_rules(tmp_path: Path, doc: dict, expected: str) -> None:
 @pytest.mark.parametrize(
     ("doc", "expected"),
     [
-        ({"model": {"context_length": 512}},
-         "model.context_length (512) must equal windows.length (1024)"),
+        (
+            {"model": {"context_length": 512}},
+            "model.context_length (512) must equal windows.length (1024)",
+        ),
         ({"model": {"patch_length": 100}}, "patch_length (100) must divide context_length"),
         ({"model": {"channels": ["PPG", "SPO2"]}}, "model.channels ['SPO2'] are not in"),
-        ({"model": {"adaptive_patching_levels": 3, "patch_length": 4}},
-         "adaptive_patching_levels=3"),
-        ({"pretrain": {"stft_resolutions": [{"n_fft": 2048, "hop_length": 512}]}},
-         "pretrain.stft_resolutions n_fft=2048 is larger than the window"),
+        (
+            {"model": {"adaptive_patching_levels": 3, "patch_length": 4}},
+            "adaptive_patching_levels=3",
+        ),
+        (
+            {"pretrain": {"stft_resolutions": [{"n_fft": 2048, "hop_length": 512}]}},
+            "pretrain.stft_resolutions n_fft=2048 is larger than the window",
+        ),
         ({"pretrain": {"mask_ratio": 0.0}}, "pretrain.mask_ratio = 0.0"),
         ({"pretrain": {"warmup_epochs": 20}}, "warmup_epochs (20.0) must be below epochs"),
     ],
