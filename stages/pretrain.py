@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import typer
@@ -35,10 +36,14 @@ def pretrain(
         live = Live(dir=str(metrics), save_dvc_exp=False, dvcyaml=None) if info.is_main else None
         summary = run_pretraining(trainer, work, out, live)
         if live is not None:
-            for key in ("best_epoch", "val_nmse", "val_nmse_interp", "nmse_ratio_to_interp"):
-                live.summary[f"best_{key}" if key == "val_nmse" else key] = summary[key]
+            live.summary.update(
+                best_epoch=summary["best_epoch"],
+                best_val_nmse=summary["val_nmse"],
+                val_nmse_interp=summary["val_nmse_interp"],
+                nmse_ratio_to_interp=summary["nmse_ratio_to_interp"],
+            )
             live.end()
-            history = __import__("json").loads((out / "history.json").read_text())
+            history = json.loads((out / "history.json").read_text())
             plot_curves(
                 history,
                 {

@@ -41,6 +41,7 @@ import vitaldb.dataset
 
 from ttmbio import __version__
 from ttmbio.errors import CaseError, ConfigError, SourceError
+from ttmbio.sources.vital_dir import check_vital_file
 
 DEFAULT_API_URL = "https://api.vitaldb.net"
 CASES_COLUMNS: tuple[str, ...] = ("caseid",)
@@ -48,7 +49,6 @@ TRKS_COLUMNS: tuple[str, ...] = ("caseid", "tname", "tid")
 
 _CHUNK = 1 << 20
 _GZIP_MAGIC = b"\x1f\x8b"
-_VITAL_MAGIC = b"VITA"
 _USER_AGENT = f"ttmbio/{__version__} (VitalDB cache)"
 _OFFLINE_FIX = "check the network, or set data.vitaldb.source=vital_dir with a local folder"
 
@@ -107,24 +107,6 @@ def _starts_with(path: Path, magic: bytes) -> bool:
     """Sniff a file's first bytes; the API may or may not gzip the CSVs."""
     with path.open("rb") as f:
         return f.read(len(magic)) == magic
-
-
-def _vital_problem(path: Path) -> str | None:
-    """Why ``path`` is not a whole ``.vital`` file, or None when it is.
-
-    The whole gzip stream is read so a truncated or corrupted download is caught here,
-    once, instead of as a confusing parse error in a later stage.
-    """
-    try:
-        with gzip.open(path, "rb") as f:
-            head = f.read(len(_VITAL_MAGIC))
-            if head != _VITAL_MAGIC:
-                return f"starts with {head!r} after gunzip, not {_VITAL_MAGIC!r}"
-            while f.read(_CHUNK):
-                pass
-    except (OSError, EOFError, zlib.error) as err:
-        return _one_line(f"not a complete gzip stream: {type(err).__name__}: {err}")
-    return None
 
 
 def _read_csv(path: Path, required: Sequence[str], source: str, fix: str) -> pd.DataFrame:
@@ -247,12 +229,14 @@ class VitalDBApi:
     @staticmethod
     def _verify_vital(tmp: Path, url: str, caseid: int) -> None:
         """Reject anything that is not a whole gzip'd ``.vital`` file (HTML error pages...)."""
-        problem = _vital_problem(tmp)
-        if problem:
+        try:
+            check_vital_file(tmp)
+        except CaseError as err:
+            problem = str(err).removeprefix(f"{tmp}: ").split(";")[0]
             raise CaseError(
                 f"VitalDB case {caseid} downloaded from {url} is not a valid .vital file "
                 f"({problem}): nothing was cached; try again later or drop the case"
-            )
+            ) from None
 
     def _download(
         self, url: str, dest: Path, caseid: int | None, verify: Callable[[Path], None]

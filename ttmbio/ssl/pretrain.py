@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-from collections.abc import Iterable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Any, Protocol
 
 import torch
 from torch import nn
+from torch.utils.data import DataLoader
 from tqdm import tqdm
 from transformers import get_cosine_schedule_with_warmup
 
@@ -85,19 +85,9 @@ class Pretrainer:
         )
 
     def steps_per_epoch(self) -> int:
-        pp = self.params.pretrain
-        return len(
-            make_loader(
-                self.train,
-                pp.batch_size,
-                shuffle=True,
-                seed=pp.seed,
-                rank=self.dist.rank,
-                world_size=self.dist.world_size,
-            )
-        )
+        return len(self.loader(0))
 
-    def loader(self, epoch: int) -> Iterable[dict[str, torch.Tensor]]:
+    def loader(self, epoch: int) -> DataLoader:
         pp = self.params.pretrain
         loader = make_loader(
             self.train,
