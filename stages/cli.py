@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from stages.finetune import finetune
 from stages.pretrain import pretrain
 from stages.splits import splits
 from stages.synth import synth
@@ -20,6 +21,7 @@ app.command()(synth)
 app.command()(splits)
 app.command()(windows)
 app.command()(pretrain)
+app.command()(finetune)
 
 
 def main() -> None:

@@ -412,6 +412,85 @@ class PretrainParams(Section):
         return self
 
 
+# --------------------------------------------------------------------------- finetune
+
+
+class TaskSpec(Section):
+    """A downstream task: which windows, which channels, which per-window target."""
+
+    dataset: Literal["vitaldb", "butppg"]
+    channels: list[str]
+    target: str
+    kind: Literal["binary", "regression"]
+
+
+TASKS: dict[str, TaskSpec] = {
+    "butppg_quality": TaskSpec(
+        dataset="butppg",
+        channels=["ACC_X", "ACC_Y", "ACC_Z", "PPG", "ECG"],
+        target="case_quality",
+        kind="binary",
+    ),
+    "vitaldb_hypotension": TaskSpec(
+        dataset="vitaldb", channels=["PPG", "ECG"], target="hypotension", kind="binary"
+    ),
+    "vitaldb_map": TaskSpec(
+        dataset="vitaldb", channels=["PPG", "ECG"], target="map_mmhg", kind="regression"
+    ),
+    "vitaldb_hr": TaskSpec(
+        dataset="vitaldb", channels=["PPG", "ECG"], target="hr_bpm", kind="regression"
+    ),
+}
+
+
+class HeadParams(Section):
+    pooling: Literal["mean_concat", "mean_mean"] = "mean_concat"
+    hidden_dims: list[Annotated[int, Field(ge=1)]] = Field(default_factory=lambda: [64])
+    dropout: Annotated[float, Field(ge=0, lt=1)] = 0.1
+    activation: Literal["gelu", "relu"] = "gelu"
+
+
+class LoraParams(Section):
+    enabled: bool = False
+    r: Annotated[int, Field(ge=1)] = 2
+    alpha: Annotated[int, Field(ge=1)] = 4
+    dropout: Annotated[float, Field(ge=0, lt=1)] = 0.0
+    target_modules: list[str] = Field(default_factory=lambda: ["fc1"])
+
+
+class FinetuneParams(Section):
+    """Downstream training (spec 003 staged schedule; spec 000 FM/FT modes and LoRA)."""
+
+    task: str = "butppg_quality"
+    init: Literal["pretrained", "scratch"] = "pretrained"
+    mode: Literal["fm", "ft"] = "ft"
+    label_fraction: Annotated[float, Field(gt=0, le=1)] = 1.0
+    seed: int = 42
+    batch_size: Annotated[int, Field(ge=1)] = 32
+    lr: Annotated[float, Field(gt=0)] = 1e-3
+    weight_decay: Annotated[float, Field(ge=0)] = 0.01
+    head_epochs: Annotated[int, Field(ge=1)] = 4
+    unfreeze_epochs: Annotated[int, Field(ge=0)] = 8
+    unfreeze_last_n: Annotated[int, Field(ge=1)] = 2
+    full_epochs: Annotated[int, Field(ge=0)] = 0
+    patience: Annotated[int, Field(ge=1)] = 5
+    grad_clip: Annotated[float, Field(gt=0)] = 1.0
+    class_balance: Literal["weights", "none"] = "weights"
+    inflation_noise: Annotated[float, Field(ge=0)] = 0.01
+    head: HeadParams = HeadParams()
+    lora: LoraParams = LoraParams()
+
+    @property
+    def spec(self) -> TaskSpec:
+        return TASKS[self.task]
+
+    @model_validator(mode="after")
+    def _task(self) -> FinetuneParams:
+        if self.task not in TASKS:
+            raise ValueError(f"task={self.task!r} is not one of {sorted(TASKS)}")
+        return self
+
+
 # --------------------------------------------------------------------------- root
 
 
@@ -426,6 +505,7 @@ class Params(BaseSettings):
     windows: WindowsParams = WindowsParams()
     model: ModelParams = ModelParams()
     pretrain: PretrainParams = PretrainParams()
+    finetune: FinetuneParams = FinetuneParams()
 
     @model_validator(mode="after")
     def _cross_section(self) -> Params:
@@ -439,6 +519,13 @@ class Params(BaseSettings):
             raise ValueError(
                 f"model.channels {missing} are not in windows.vitaldb.channels "
                 f"{self.windows.vitaldb.channels}, which pretraining reads"
+            )
+        task = self.finetune.spec
+        stored = getattr(self.windows, task.dataset).channels
+        if not set(task.channels) <= set(stored):
+            raise ValueError(
+                f"finetune.task={self.finetune.task!r} needs channels {task.channels}, but "
+                f"windows.{task.dataset}.channels is {stored}"
             )
         for r in self.pretrain.stft_resolutions:
             if r.n_fft > self.model.context_length:

@@ -53,7 +53,7 @@ def test_synth_then_splits_in_a_scratch_folder(workdir: Path) -> None:
     metrics = json.loads((workdir / "metrics/splits.json").read_text())
     assert metrics["vitaldb"]["skipped"] == 1
     assert sum(metrics["vitaldb"][s]["cases"] for s in ("train", "val", "test")) == 9
-    assert json.loads((workdir / "metrics/synth.json").read_text())["butppg"]["records"] == 18
+    assert json.loads((workdir / "metrics/synth.json").read_text())["butppg"]["records"] == 40
 
 
 def test_empty_source_folder_is_one_line_and_writes_nothing(

@@ -17,7 +17,8 @@ pytestmark = pytest.mark.slow
 def repro_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     repo = copy_repo(tmp_path_factory.mktemp("repo"))
     result = dvc(repo, "repro")
-    for stage in ("synth", "splits", "windows", "pretrain"):
+    for stage in ("synth", "splits", "windows", "pretrain", "finetune@pretrained-0.1",
+                  "finetune@scratch-1.0"):
         assert f"Running stage '{stage}'" in result.stdout
     run(repo, "git", "add", "-A")
     run(repo, "git", "commit", "-q", "-m", "repro")
@@ -40,6 +41,7 @@ def test_repro_writes_real_format_data_splits_and_metrics(repro_repo: Path) -> N
     assert (repro_repo / "plots/windows/vitaldb_sqi.png").stat().st_size > 1000
     assert "metrics/pretrain/metrics.json" in shown and "nmse_ratio_to_interp" in shown
     assert (repro_repo / "models/pretrain/best.pt").is_file()
+    assert "metrics/finetune/scratch-0.1/metrics.json" in shown and "val_auroc" in shown
     assert (
         "nothing to reproduce" in dvc(repro_repo, "status").stdout.lower()
         or "up to date" in dvc(repro_repo, "status").stdout.lower()

@@ -75,3 +75,11 @@ def test_ranks_split_batches_evenly_and_disjointly() -> None:
     assert len(ranks[0]) == len(ranks[1]) == 6  # 13 batches -> 6 each, the odd one dropped
     seen = [i for batches in ranks for b in batches for i in b]
     assert len(seen) == len(set(seen))
+
+
+def test_subset_restricts_batches_to_the_given_windows() -> None:
+    subset = np.array([3, 50, 7, 99, 64])
+    for shuffle in (True, False):
+        sampler = BlockBatchSampler(103, 10, 2, shuffle=shuffle, seed=0, subset=subset)
+        seen = [i for b in sampler for i in b]
+        assert sorted(seen) == sorted(subset.tolist()) and len(sampler) == 3

@@ -14,12 +14,11 @@ at the end.
 from __future__ import annotations
 
 import hashlib
-import json
 import shutil
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import torch
 from torch import nn
@@ -41,17 +40,10 @@ from ttmbio.ssl.losses import (
     masked_mse,
 )
 from ttmbio.ssl.masking import apply_mask, expand_to_samples, patch_mask
+from ttmbio.training import MetricLogger, fingerprint_of, log_row, prepare_work_dir
 from ttmbio.windows.dataset import WindowDataset, make_loader
 
 DATASET = "vitaldb"
-
-
-class MetricLogger(Protocol):
-    """What the loop needs of a logger (``dvclive.Live`` fits)."""
-
-    def log_metric(self, name: str, val: float) -> None: ...
-
-    def next_step(self) -> None: ...
 
 
 @dataclass
@@ -105,18 +97,14 @@ def fingerprint(params: Params, windows: Path) -> str:
     """What a checkpoint must share with the current run to be resumed from."""
     stats = (windows / DATASET / "stats.json").read_text()
     train = (windows / DATASET / "train.zarr" / "zarr.json").read_text()
-    blob = json.dumps(
+    return fingerprint_of(
         {
             "model": params.model.model_dump(mode="json"),
-            "pretrain": {
-                k: v for k, v in params.pretrain.model_dump(mode="json").items() if k != "resume"
-            },
+            "pretrain": params.pretrain.model_dump(mode="json", exclude={"resume"}),
             "stats": stats,
             "train": train,
-        },
-        sort_keys=True,
+        }
     )
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 def build_pretrainer(params: Params, windows: Path, dist: DistInfo) -> Pretrainer:
@@ -270,15 +258,6 @@ def _resume(t: Pretrainer, work: Path) -> tuple[int, list[dict[str, float]], flo
     return int(ckpt["epoch"]) + 1, list(ckpt["history"]), float(ckpt["best_val_loss"])
 
 
-def _log(logger: MetricLogger | None, row: dict[str, float]) -> None:
-    if logger is None:
-        return
-    for key, value in row.items():
-        if key != "epoch":
-            logger.log_metric(key, float(value))
-    logger.next_step()
-
-
 def weights_digest(model: nn.Module) -> str:
     """A hash of every parameter: equal on all DDP ranks when they trained in step."""
     h = hashlib.sha256()
@@ -298,15 +277,6 @@ def _check_in_step(t: Pretrainer) -> None:
         raise RuntimeError(f"DDP replicas diverged: weight digests {digests}")
 
 
-def _work_dir(root: Path, fingerprint: str) -> None:
-    """Create ``root/<fingerprint>``; checkpoints of runs with other params are removed."""
-    root.mkdir(parents=True, exist_ok=True)
-    for stale in root.iterdir():
-        if stale.name != fingerprint and stale.is_dir():
-            shutil.rmtree(stale, ignore_errors=True)
-    (root / fingerprint).mkdir(exist_ok=True)
-
-
 def run_pretraining(
     t: Pretrainer,
     work: Path,
@@ -320,14 +290,14 @@ def run_pretraining(
     """
     pp = t.params.pretrain
     if t.dist.is_main:
-        _work_dir(work, t.fingerprint)
+        prepare_work_dir(work, t.fingerprint)
     barrier(t.dist)
     work = work / t.fingerprint
     start, history, best = _resume(t, work)
     main = t.dist.is_main
     baseline = evaluate(t, with_baseline=True)["val_nmse_interp"] if main else float("nan")
     for row in history if main else []:  # a resumed run's curves still start at epoch 1
-        _log(logger, row)
+        log_row(logger, row)
     for epoch in range(start, pp.epochs):
         # no timings in the history: outputs must be byte-identical between reruns
         row = train_epoch(t, epoch, show_progress and main)
@@ -339,7 +309,7 @@ def run_pretraining(
                 "epoch": epoch + 1,
             }
             history.append(row)
-            _log(logger, row)
+            log_row(logger, row)
             improved = row["val_loss"] < best
             best = min(best, row["val_loss"])
             payload = _payload(t, epoch, history, best)

@@ -41,8 +41,10 @@ class BlockBatchSampler(Sampler[list[int]]):
         drop_last: bool = False,
         rank: int = 0,
         world_size: int = 1,
+        subset: np.ndarray | None = None,
     ) -> None:
         self.n, self.block, self.batch_size = n, block, batch_size
+        self.subset = None if subset is None else np.sort(np.asarray(subset, dtype=np.int64))
         self.shuffle, self.seed, self.pool_blocks = shuffle, seed, pool_blocks
         self.drop_last, self.rank, self.world_size = drop_last, rank, world_size
         self.epoch = 0
@@ -52,6 +54,10 @@ class BlockBatchSampler(Sampler[list[int]]):
         self.epoch = epoch
 
     def _order(self) -> np.ndarray:
+        order = self._block_order()
+        return order if self.subset is None else order[np.isin(order, self.subset)]
+
+    def _block_order(self) -> np.ndarray:
         if not self.shuffle:
             return np.arange(self.n)
         rng = np.random.default_rng([self.seed, self.epoch])
@@ -72,7 +78,8 @@ class BlockBatchSampler(Sampler[list[int]]):
             yield order[i : i + self.batch_size].tolist()
 
     def __len__(self) -> int:
-        full, rest = divmod(self.n, self.batch_size)
+        n = self.n if self.subset is None else len(self.subset)
+        full, rest = divmod(n, self.batch_size)
         return (full + (0 if self.drop_last or rest == 0 else 1)) // self.world_size
 
 
@@ -136,8 +143,10 @@ def make_loader(
     drop_last: bool = False,
     rank: int = 0,
     world_size: int = 1,
+    subset: np.ndarray | None = None,
 ) -> DataLoader:
-    """A DataLoader over block-aligned batches (already collated by ``__getitems__``)."""
+    """A DataLoader over block-aligned batches (already collated by ``__getitems__``);
+    ``subset`` restricts it to those window indices (label fractions, known labels)."""
     sampler = BlockBatchSampler(
         len(dataset),
         dataset.store.block_windows,
@@ -147,6 +156,7 @@ def make_loader(
         drop_last=drop_last,
         rank=rank,
         world_size=world_size,
+        subset=subset,
     )
     return DataLoader(dataset, batch_sampler=sampler, collate_fn=_identity)
 

@@ -1,0 +1,114 @@
+"""Fine-tuning on tiny data: schedules, label subsets, a short run, LoRA, checkpoints."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from tests.fixtures.pipeline import no_progress, tiny_params
+from ttmbio import finetune as ft
+from ttmbio.checkpoint import load_checkpoint
+from ttmbio.distributed import DistInfo
+from ttmbio.errors import SourceError
+from ttmbio.model.encoder import TTMEncoder
+from ttmbio.model.heads import ClassifierHead, EncoderClassifier
+from ttmbio.params import ModelParams, Params
+from ttmbio.split_file import build_split_file
+from ttmbio.ssl import pretrain as pt
+from ttmbio.synth.dataset import synthesize
+from ttmbio.windows.build import build_windows
+
+EXTRA = {
+    "synth": {"butppg": {"n_subjects": 10, "records_per_subject": 4, "good_fraction": 0.5}},
+    "splits": {"ratios": {"train": 0.5, "val": 0.25, "test": 0.25}},
+    "finetune": {"head_epochs": 1, "unfreeze_epochs": 1, "batch_size": 8,
+                 "head": {"hidden_dims": [8]}},
+}
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Params]:
+    tmp = tmp_path_factory.mktemp("finetune")
+    params = tiny_params(tmp, EXTRA)
+    synthesize(params.synth, tmp / "raw")
+    doc, _ = build_split_file(params)
+    build_windows(params, doc, tmp / "windows", no_progress)
+    trainer = pt.build_pretrainer(params, tmp / "windows", DistInfo(0, 1, torch.device("cpu")))
+    pt.run_pretraining(trainer, tmp / "pwork", tmp / "pretrain", show_progress=False)
+    return tmp, params
+
+
+def with_finetune(params: Params, **changes: object) -> Params:
+    update = params.finetune.model_dump() | changes
+    return params.model_copy(update={"finetune": params.finetune.model_validate(update)})
+
+
+def test_stage_plans() -> None:
+    base = Params()
+    assert [s[0] for s in ft.stages(base)] == ["head", "last_n"]
+    assert ft.stages(with_finetune(base, mode="fm")) == [("head", 12, 1e-3)]
+    lora = with_finetune(base, lora={"enabled": True}, full_epochs=2)
+    assert ft.stages(lora) == [("head", 4, 1e-3), ("lora", 8, 1e-3), ("all", 2, 1e-4)]
+
+
+def test_label_subset_is_stratified_and_skips_unknown_labels() -> None:
+    y = np.array([0, 1, -1, 0, 0, 1, 0, 0, 1, 0] * 10, dtype=float)
+    full = ft.label_subset(y, "binary", 1.0, seed=0)
+    assert -1 not in y[full] and len(full) == 90
+    tenth = ft.label_subset(y, "binary", 0.1, seed=0)
+    assert sorted(np.unique(y[tenth])) == [0.0, 1.0] and len(tenth) == 9
+    assert np.array_equal(tenth, ft.label_subset(y, "binary", 0.1, seed=0))
+
+
+def run(tiny: tuple[Path, Params], name: str, **changes: object) -> tuple[Path, dict]:
+    tmp, params = tiny
+    tuner = ft.build_finetuner(with_finetune(params, **changes), tmp / "windows",
+                               tmp / "pretrain")
+    summary = ft.run_finetuning(tuner, tmp / "work" / name, tmp / "out" / name,
+                                show_progress=False)
+    return tmp / "out" / name, summary
+
+
+def test_two_epoch_run_writes_a_checkpoint_that_round_trips(tiny: tuple[Path, Params]) -> None:
+    out, summary = run(tiny, "ft")
+    assert summary["epochs_run"] == 2 and 0.0 <= summary["val_auroc"] <= 1.0
+    counts = summary["trainable_parameters"]
+    assert counts["head"] < counts["last_n"]
+    ckpt = load_checkpoint(out / "best.pt")
+    assert ckpt["channels"] == ["ACC_X", "ACC_Y", "ACC_Z", "PPG", "ECG"]
+    cfg = ModelParams.model_validate(ckpt["config"]["model"])
+    head_cfg = ckpt["config"]["finetune"]["head"]
+    model = EncoderClassifier(TTMEncoder(cfg, ckpt["channels"]),
+                              ClassifierHead(5, cfg.d_model, 1, head_cfg["pooling"],
+                                             head_cfg["hidden_dims"]))
+    model.load_state_dict(ckpt["model"])
+    assert (out / "summary.json").is_file() and (out / "history.json").is_file()
+
+
+def test_fm_mode_keeps_the_encoder_frozen(tiny: tuple[Path, Params]) -> None:
+    _, summary = run(tiny, "fm", mode="fm")
+    assert list(summary["trainable_parameters"]) == ["head"]
+
+
+def test_lora_run_trains_few_parameters_and_saves_merged_weights(
+    tiny: tuple[Path, Params],
+) -> None:
+    out, summary = run(tiny, "lora", lora={"enabled": True})
+    assert 0 < summary["lora_fraction"] < 0.1  # <= 5 % on the default encoder: test_lora.py
+    assert not any("lora_" in k for k in load_checkpoint(out / "best.pt")["model"])
+
+
+def test_scratch_init_needs_no_pretrained_model(tiny: tuple[Path, Params]) -> None:
+    tmp, params = tiny
+    tuner = ft.build_finetuner(with_finetune(params, init="scratch", label_fraction=0.5),
+                               tmp / "windows", None)
+    assert len(tuner.train_idx) < len(tuner.train)
+
+
+def test_pretrained_init_without_a_model_is_a_clear_error(tiny: tuple[Path, Params]) -> None:
+    tmp, params = tiny
+    with pytest.raises(SourceError, match="checkpoint not found"):
+        ft.build_finetuner(params, tmp / "windows", tmp / "no-such-model")

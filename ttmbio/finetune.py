@@ -1,0 +1,362 @@
+"""Downstream fine-tuning: a head on the (inflated) pretrained encoder, trained in stages.
+
+Schedule (spec 003): stage 1 trains the head alone; in ``ft`` mode stage 2 unfreezes exactly
+the last ``unfreeze_last_n`` encoder blocks (or, with LoRA, the LoRA adapters instead) and an
+optional stage 3 trains everything at lr/10. ``fm`` mode keeps the encoder frozen throughout
+(spec 000's foundation-model mode). Early stopping watches the val metric (AUROC, or MAE for
+regression) across stages and the best epoch's weights are kept.
+
+Like pretraining, runs are seeded per epoch and checkpointed every epoch in a work folder,
+so an interrupted run resumes and ends with the same weights.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torchmetrics.functional.classification import (
+    binary_accuracy,
+    binary_auroc,
+    binary_average_precision,
+)
+from tqdm import tqdm
+
+from ttmbio.atomic import atomic_dir, atomic_write_json
+from ttmbio.checkpoint import check_compatible, load_checkpoint, save_checkpoint
+from ttmbio.errors import SourceError
+from ttmbio.model.encoder import TTMEncoder
+from ttmbio.model.heads import ClassifierHead, EncoderClassifier
+from ttmbio.model.inflate import inflate_encoder
+from ttmbio.model.lora import LoraSettings, apply_lora, lora_fraction, merge_lora
+from ttmbio.model.unfreeze import set_stage, trainable_count
+from ttmbio.params import ModelParams, Params
+from ttmbio.training import MetricLogger, fingerprint_of, log_row, prepare_work_dir
+from ttmbio.windows.dataset import WindowDataset, make_loader
+
+Stage = tuple[str, int, float]  # (name, epochs, lr)
+
+
+def stages(params: Params) -> list[Stage]:
+    """The stages this run goes through, with their epochs and learning rates."""
+    fp = params.finetune
+    if fp.mode == "fm":
+        return [("head", fp.head_epochs + fp.unfreeze_epochs, fp.lr)]
+    middle = "lora" if fp.lora.enabled else "last_n"
+    plan = [
+        ("head", fp.head_epochs, fp.lr),
+        (middle, fp.unfreeze_epochs, fp.lr),
+        ("all", fp.full_epochs, fp.lr / 10),
+    ]
+    return [s for s in plan if s[1] > 0]
+
+
+def label_subset(targets: np.ndarray, kind: str, fraction: float, seed: int) -> np.ndarray:
+    """Windows with a known label, sub-sampled to ``fraction`` (per class when binary)."""
+    known = np.flatnonzero(np.isfinite(targets) & (targets >= 0 if kind == "binary" else True))
+    if fraction >= 1.0:
+        return known
+    rng = np.random.default_rng(seed)
+    if kind != "binary":
+        return np.sort(rng.choice(known, max(1, round(fraction * len(known))), replace=False))
+    picked = [
+        rng.choice(members, max(1, round(fraction * len(members))), replace=False)
+        for label in (0, 1)
+        if len(members := known[targets[known] == label])
+    ]
+    return np.sort(np.concatenate(picked))
+
+
+def build_model(params: Params, pretrained: Path | None) -> EncoderClassifier:
+    """Encoder (pretrained and inflated to the task's channels, or random) plus a head."""
+    fp, spec = params.finetune, params.finetune.spec
+    torch.manual_seed(fp.seed)
+    if fp.init == "pretrained":
+        if pretrained is None:
+            raise SourceError("finetune.init=pretrained needs a pretrained model folder")
+        path = pretrained / "best.pt"
+        ckpt = load_checkpoint(path)
+        check_compatible(ckpt, path, params.model.model_dump(mode="json"))
+        source = TTMEncoder(
+            ModelParams.model_validate(ckpt["config"]["model"]), list(ckpt["channels"])
+        )
+        source.load_state_dict(ckpt["encoder"])
+        generator = torch.Generator().manual_seed(fp.seed)
+        encoder = inflate_encoder(source, spec.channels, generator, fp.inflation_noise)
+    else:
+        encoder = TTMEncoder(params.model, spec.channels)
+    head = ClassifierHead(
+        len(spec.channels),
+        params.model.d_model,
+        1,
+        fp.head.pooling,
+        fp.head.hidden_dims,
+        fp.head.dropout,
+        fp.head.activation,
+    )
+    model = EncoderClassifier(encoder, head)
+    if fp.lora.enabled:
+        lp = fp.lora
+        apply_lora(model, LoraSettings(lp.r, lp.alpha, lp.dropout, tuple(lp.target_modules)))
+    return model
+
+
+@dataclass
+class Finetuner:
+    params: Params
+    model: EncoderClassifier
+    train: WindowDataset
+    val: WindowDataset
+    train_idx: np.ndarray
+    val_idx: np.ndarray
+    fingerprint: str
+    target_mean: float = 0.0
+    target_std: float = 1.0
+    pos_weight: float = 1.0
+    history: list[dict[str, float]] = field(default_factory=list)
+
+    @property
+    def binary(self) -> bool:
+        return self.params.finetune.spec.kind == "binary"
+
+    def loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if self.binary:
+            weight = torch.tensor(self.pos_weight)
+            return nn.functional.binary_cross_entropy_with_logits(logits, y, pos_weight=weight)
+        return nn.functional.mse_loss(logits, (y - self.target_mean) / self.target_std)
+
+
+def build_finetuner(params: Params, windows: Path, pretrained: Path | None) -> Finetuner:
+    fp, spec = params.finetune, params.finetune.spec
+    folder = windows / spec.dataset
+    train = WindowDataset(folder / "train.zarr", spec.channels, targets=[spec.target])
+    val = WindowDataset(folder / "val.zarr", spec.channels, targets=[spec.target])
+    y_train = train.targets[spec.target].numpy().astype(np.float64)
+    y_val = val.targets[spec.target].numpy().astype(np.float64)
+    train_idx = label_subset(y_train, spec.kind, fp.label_fraction, fp.seed)
+    val_idx = label_subset(y_val, spec.kind, 1.0, fp.seed)
+    for name, idx, y in (("train", train_idx, y_train), ("val", val_idx, y_val)):
+        if len(idx) == 0 or (spec.kind == "binary" and len(np.unique(y[idx])) < 2):
+            raise SourceError(
+                f"{folder / (name + '.zarr')}: the {name} split has no usable "
+                f"{'two-class ' if spec.kind == 'binary' else ''}labels for "
+                f"finetune.task={fp.task!r}; check splits and metrics/windows.json"
+            )
+    model = build_model(params, pretrained)
+    tuner = Finetuner(
+        params,
+        model,
+        train,
+        val,
+        train_idx,
+        val_idx,
+        fingerprint_of(
+            {
+                "params": params.model_dump(mode="json", include={"model", "finetune"}),
+                "stats": (folder / "stats.json").read_text(),
+                "pretrained": (pretrained / "summary.json").read_text()
+                if fp.init == "pretrained" and pretrained is not None
+                else None,
+            }
+        ),
+    )
+    labels = y_train[train_idx]
+    if spec.kind == "binary":
+        positives = float(labels.sum())
+        if fp.class_balance == "weights":
+            tuner.pos_weight = (len(labels) - positives) / max(positives, 1.0)
+    else:
+        tuner.target_mean, tuner.target_std = float(labels.mean()), float(labels.std() or 1.0)
+    return tuner
+
+
+@torch.no_grad()
+def predict(t: Finetuner, ds: WindowDataset, idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """Scores (probabilities, or targets in their units) and labels for windows ``idx``."""
+    t.model.eval()
+    scores, labels = [], []
+    target = t.params.finetune.spec.target
+    for batch in make_loader(ds, 256, shuffle=False, subset=idx):
+        out = t.model(batch["x"])[:, 0]
+        scores.append(torch.sigmoid(out) if t.binary else out * t.target_std + t.target_mean)
+        labels.append(batch[target].float())
+    return torch.cat(scores), torch.cat(labels)
+
+
+def val_metrics(t: Finetuner) -> dict[str, float]:
+    scores, labels = predict(t, t.val, t.val_idx)
+    if t.binary:
+        y = labels.long()
+        return {
+            "val_auroc": float(binary_auroc(scores, y)),
+            "val_auprc": float(binary_average_precision(scores, y)),
+            "val_accuracy": float(binary_accuracy(scores, y)),
+        }
+    return {
+        "val_mae": float((scores - labels).abs().mean()),
+        "val_rmse": float(((scores - labels) ** 2).mean().sqrt()),
+    }
+
+
+def monitor_value(t: Finetuner, row: dict[str, float]) -> float:
+    """Higher is better: AUROC, or minus MAE."""
+    return row["val_auroc"] if t.binary else -row["val_mae"]
+
+
+def train_epoch(t: Finetuner, optimizer: torch.optim.Optimizer, epoch: int, show: bool) -> float:
+    fp = t.params.finetune
+    torch.manual_seed(fp.seed * 1_000_003 + epoch)
+    t.model.train()
+    loader = make_loader(t.train, fp.batch_size, shuffle=True, seed=fp.seed, subset=t.train_idx)
+    loader.batch_sampler.set_epoch(epoch)  # type: ignore[union-attr]
+    total, n = 0.0, 0
+    for batch in tqdm(
+        loader,
+        desc=f"finetune epoch {epoch + 1}",
+        disable=not show,
+        leave=False,
+        dynamic_ncols=True,
+    ):
+        loss = t.loss(t.model(batch["x"])[:, 0], batch[fp.spec.target].float())
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_([p for p in t.model.parameters() if p.requires_grad], fp.grad_clip)
+        optimizer.step()
+        total += loss.item() * len(batch["x"])
+        n += len(batch["x"])
+    return total / max(n, 1)
+
+
+def _enter_stage(model: EncoderClassifier, name: str, last_n: int) -> None:
+    """Freeze/unfreeze for a stage; the LoRA stage trains the adapters and the head."""
+    if name != "lora":
+        set_stage(model, name, last_n)  # type: ignore[arg-type]
+        return
+    set_stage(model, "head")
+    for param_name, param in model.encoder.named_parameters():
+        if "lora_" in param_name:
+            param.requires_grad_(True)
+
+
+def _state(t: Finetuner) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in t.model.state_dict().items()}
+
+
+def _payload(
+    t: Finetuner,
+    best_state: dict[str, torch.Tensor],
+    epoch: int,
+    best: float,
+    bad_epochs: int,
+    optimizer: torch.optim.Optimizer,
+) -> dict[str, Any]:
+    fp = t.params.finetune
+    return {
+        "model": t.model.state_dict(),
+        "best_model": best_state,
+        "optimizer": optimizer.state_dict(),
+        "epoch": epoch,
+        "best": best,
+        "bad_epochs": bad_epochs,
+        "history": t.history,
+        "fingerprint": t.fingerprint,
+        "channels": fp.spec.channels,
+        "task": fp.spec.model_dump(mode="json"),
+        "target_scale": [t.target_mean, t.target_std],
+        "config": {
+            "model": t.params.model.model_dump(mode="json"),
+            "finetune": fp.model_dump(mode="json"),
+            "windows": {"fs": t.params.windows.fs, "length": t.params.windows.length},
+        },
+    }
+
+
+def run_finetuning(
+    t: Finetuner,
+    work: Path,
+    out: Path,
+    logger: MetricLogger | None = None,
+    show_progress: bool = True,
+) -> dict[str, Any]:
+    """Train through the stages with early stopping; write ``out`` whole; return the summary."""
+    prepare_work_dir(work, t.fingerprint)
+    work = work / t.fingerprint
+    plan = stages(t.params)
+    epoch, best, bad_epochs = 0, -math.inf, 0
+    best_state = _state(t)
+    resume = load_checkpoint(work / "last.pt") if (work / "last.pt").is_file() else None
+    if resume is not None and resume["fingerprint"] == t.fingerprint:
+        t.model.load_state_dict(resume["model"])
+        best_state, t.history = resume["best_model"], list(resume["history"])
+        epoch, best, bad_epochs = resume["epoch"] + 1, resume["best"], resume["bad_epochs"]
+        for row in t.history:
+            log_row(logger, row)
+    else:
+        resume = None
+    counts: dict[str, int] = {}
+    start = 0
+    stopped = False
+    for number, (name, epochs, lr) in enumerate(plan, start=1):
+        _enter_stage(t.model, name, t.params.finetune.unfreeze_last_n)
+        counts[name] = trainable_count(t.model)
+        optimizer = torch.optim.AdamW(
+            [p for p in t.model.parameters() if p.requires_grad],
+            lr=lr,
+            weight_decay=t.params.finetune.weight_decay,
+        )
+        if resume is not None and start <= resume["epoch"] < start + epochs:
+            optimizer.load_state_dict(resume["optimizer"])
+        for e in range(start, start + epochs):
+            if e < epoch or stopped:
+                continue
+            row = {
+                "train_loss": train_epoch(t, optimizer, e, show_progress),
+                **val_metrics(t),
+                "stage": float(number),
+                "epoch": float(e + 1),
+            }
+            t.history.append(row)
+            log_row(logger, row)
+            if monitor_value(t, row) > best:
+                best, bad_epochs, best_state = monitor_value(t, row), 0, _state(t)
+            else:
+                bad_epochs += 1
+            save_checkpoint(
+                work / "last.pt", _payload(t, best_state, e, best, bad_epochs, optimizer)
+            )
+            stopped = bad_epochs >= t.params.finetune.patience
+        start += epochs
+    t.model.load_state_dict(best_state)
+    lora_share = lora_fraction(t.model) if t.params.finetune.lora.enabled else None
+    if lora_share is not None:  # save plain TTM weights: adapters merged into the backbone
+        merge_lora(t.model)
+        best_state = _state(t)
+    best_row = max(t.history, key=lambda r: monitor_value(t, r))
+    summary = {
+        "task": t.params.finetune.task,
+        "init": t.params.finetune.init,
+        "mode": t.params.finetune.mode,
+        "lora": t.params.finetune.lora.enabled,
+        "label_fraction": t.params.finetune.label_fraction,
+        "train_windows": len(t.train_idx),
+        "val_windows": len(t.val_idx),
+        "best_epoch": int(best_row["epoch"]),
+        "epochs_run": len(t.history),
+        "trainable_parameters": counts,
+        **{k: v for k, v in best_row.items() if k.startswith("val_")},
+    }
+    if lora_share is not None:
+        summary["lora_fraction"] = lora_share
+    final = _payload(t, best_state, len(t.history) - 1, best, bad_epochs, optimizer)
+    with atomic_dir(out) as tmp:
+        best_ckpt = {k: v for k, v in final.items() if k not in ("optimizer", "best_model")}
+        save_checkpoint(tmp / "best.pt", {**best_ckpt, "model": best_state})
+        save_checkpoint(tmp / "last.pt", final)
+        atomic_write_json(tmp / "summary.json", summary)
+        atomic_write_json(tmp / "history.json", t.history)
+    return summary
