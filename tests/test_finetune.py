@@ -24,8 +24,12 @@ from ttmbio.windows.build import build_windows
 EXTRA = {
     "synth": {"butppg": {"n_subjects": 10, "records_per_subject": 4, "good_fraction": 0.5}},
     "splits": {"ratios": {"train": 0.5, "val": 0.25, "test": 0.25}},
-    "finetune": {"head_epochs": 1, "unfreeze_epochs": 1, "batch_size": 8,
-                 "head": {"hidden_dims": [8]}},
+    "finetune": {
+        "head_epochs": 1,
+        "unfreeze_epochs": 1,
+        "batch_size": 8,
+        "head": {"hidden_dims": [8]},
+    },
 }
 
 
@@ -65,10 +69,8 @@ def test_label_subset_is_stratified_and_skips_unknown_labels() -> None:
 
 def run(tiny: tuple[Path, Params], name: str, **changes: object) -> tuple[Path, dict]:
     tmp, params = tiny
-    tuner = ft.build_finetuner(with_finetune(params, **changes), tmp / "windows",
-                               tmp / "pretrain")
-    summary = ft.run_finetuning(tuner, tmp / "work" / name, tmp / "out" / name,
-                                show_progress=False)
+    tuner = ft.build_finetuner(with_finetune(params, **changes), tmp / "windows", tmp / "pretrain")
+    summary = ft.run_finetuning(tuner, tmp / "work" / name, tmp / "out" / name, show_progress=False)
     return tmp / "out" / name, summary
 
 
@@ -81,9 +83,10 @@ def test_two_epoch_run_writes_a_checkpoint_that_round_trips(tiny: tuple[Path, Pa
     assert ckpt["channels"] == ["ACC_X", "ACC_Y", "ACC_Z", "PPG", "ECG"]
     cfg = ModelParams.model_validate(ckpt["config"]["model"])
     head_cfg = ckpt["config"]["finetune"]["head"]
-    model = EncoderClassifier(TTMEncoder(cfg, ckpt["channels"]),
-                              ClassifierHead(5, cfg.d_model, 1, head_cfg["pooling"],
-                                             head_cfg["hidden_dims"]))
+    model = EncoderClassifier(
+        TTMEncoder(cfg, ckpt["channels"]),
+        ClassifierHead(5, cfg.d_model, 1, head_cfg["pooling"], head_cfg["hidden_dims"]),
+    )
     model.load_state_dict(ckpt["model"])
     assert (out / "summary.json").is_file() and (out / "history.json").is_file()
 
@@ -103,8 +106,9 @@ def test_lora_run_trains_few_parameters_and_saves_merged_weights(
 
 def test_scratch_init_needs_no_pretrained_model(tiny: tuple[Path, Params]) -> None:
     tmp, params = tiny
-    tuner = ft.build_finetuner(with_finetune(params, init="scratch", label_fraction=0.5),
-                               tmp / "windows", None)
+    tuner = ft.build_finetuner(
+        with_finetune(params, init="scratch", label_fraction=0.5), tmp / "windows", None
+    )
     assert len(tuner.train_idx) < len(tuner.train)
 
 

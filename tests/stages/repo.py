@@ -14,15 +14,21 @@ REPO = Path(__file__).resolve().parents[2]
 
 # Small enough that synth + splits take seconds, big enough that splits have work to do.
 TINY_PARAMS = {
-    "synth": {"workers": 1,
-              "vitaldb": {"n_cases": 10, "n_subjects": 6, "duration_min": [2.0, 3.0]},
-              "butppg": {"n_subjects": 10, "records_per_subject": 4, "good_fraction": 0.5}},
+    "synth": {
+        "workers": 1,
+        "vitaldb": {"n_cases": 10, "n_subjects": 6, "duration_min": [2.0, 3.0]},
+        "butppg": {"n_subjects": 10, "records_per_subject": 4, "good_fraction": 0.5},
+    },
     "splits": {"ratios": {"train": 0.5, "val": 0.25, "test": 0.25}},
     "windows": {"workers": 1, "shard_windows": 64, "chunk_windows": 16},
     "model": {"d_model": 16, "num_layers": 2},
     "pretrain": {"epochs": 2, "batch_size": 32, "warmup_epochs": 0.5, "decoder_hidden": 16},
-    "finetune": {"head_epochs": 1, "unfreeze_epochs": 1, "batch_size": 16,
-                 "head": {"hidden_dims": [8]}},
+    "finetune": {
+        "head_epochs": 1,
+        "unfreeze_epochs": 1,
+        "batch_size": 16,
+        "head": {"hidden_dims": [8]},
+    },
 }
 
 

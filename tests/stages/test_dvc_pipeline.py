@@ -17,8 +17,14 @@ pytestmark = pytest.mark.slow
 def repro_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     repo = copy_repo(tmp_path_factory.mktemp("repo"))
     result = dvc(repo, "repro")
-    for stage in ("synth", "splits", "windows", "pretrain", "finetune@pretrained-0.1",
-                  "finetune@scratch-1.0"):
+    for stage in (
+        "synth",
+        "splits",
+        "windows",
+        "pretrain",
+        "finetune@pretrained-0.1",
+        "finetune@scratch-1.0",
+    ):
         assert f"Running stage '{stage}'" in result.stdout
     run(repo, "git", "add", "-A")
     run(repo, "git", "commit", "-q", "-m", "repro")
