@@ -116,3 +116,36 @@ def test_pretrained_init_without_a_model_is_a_clear_error(tiny: tuple[Path, Para
     tmp, params = tiny
     with pytest.raises(SourceError, match="checkpoint not found"):
         ft.build_finetuner(params, tmp / "windows", tmp / "no-such-model")
+
+
+def test_interrupted_run_resumes_to_the_same_weights(
+    tiny: tuple[Path, Params], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    straight, _ = run(tiny, "straight", unfreeze_epochs=2)
+    real = ft.train_epoch
+
+    def killed_in_stage_two(t, optimizer, epoch, show):
+        if epoch == 2:
+            raise KeyboardInterrupt
+        return real(t, optimizer, epoch, show)
+
+    monkeypatch.setattr(ft, "train_epoch", killed_in_stage_two)
+    with pytest.raises(KeyboardInterrupt):
+        run(tiny, "resumed", unfreeze_epochs=2)
+    assert not (tiny[0] / "out" / "resumed").exists()
+    monkeypatch.setattr(ft, "train_epoch", real)
+    resumed, summary = run(tiny, "resumed", unfreeze_epochs=2)
+    assert summary["epochs_run"] == 3
+    a, b = load_checkpoint(straight / "best.pt"), load_checkpoint(resumed / "best.pt")
+    for name, tensor in a["model"].items():
+        assert torch.equal(tensor, b["model"][name]), name
+    assert a["history"] == b["history"]
+
+
+@pytest.mark.parametrize("task", ["vitaldb_map", "vitaldb_hr"])
+def test_regression_tasks_report_mae_in_their_units(tiny: tuple[Path, Params], task: str) -> None:
+    out, summary = run(tiny, task, task=task)
+    assert summary["task"] == task and summary["val_mae"] > 0 and "val_auroc" not in summary
+    assert load_checkpoint(out / "best.pt")["channels"] == ["PPG", "ECG"]
+    mean, std = load_checkpoint(out / "best.pt")["target_scale"]
+    assert (40 < mean < 140) and std > 0  # mmHg or bpm, not normalised units

@@ -13,6 +13,7 @@ so an interrupted run resumes and ends with the same weights.
 from __future__ import annotations
 
 import math
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -300,7 +301,7 @@ def run_finetuning(
         resume = None
     counts: dict[str, int] = {}
     start = 0
-    stopped = False
+    stopped = bad_epochs >= t.params.finetune.patience  # an early stop survives a resume
     for number, (name, epochs, lr) in enumerate(plan, start=1):
         _enter_stage(t.model, name, t.params.finetune.unfreeze_last_n)
         counts[name] = trainable_count(t.model)
@@ -359,4 +360,5 @@ def run_finetuning(
         save_checkpoint(tmp / "last.pt", final)
         atomic_write_json(tmp / "summary.json", summary)
         atomic_write_json(tmp / "history.json", t.history)
+    shutil.rmtree(work, ignore_errors=True)  # resume is for interrupted runs only
     return summary

@@ -39,6 +39,7 @@ def test_run_writes_best_last_and_numbered_checkpoints(trained: tuple[Path, dict
     assert (out / "summary.json").is_file() and (out / "history.json").is_file()
     assert summary["epochs"] == 3 and summary["channels"] == ["PPG", "ECG"]
     assert summary["val_nmse_interp"] > 0 and summary["world_size"] == 1
+    assert list((out.parent / "work").iterdir()) == []  # a finished run leaves no resume point
 
 
 def test_checkpoint_round_trip_with_weights_only(trained: tuple[Path, dict]) -> None:

@@ -346,4 +346,5 @@ def run_pretraining(
             shutil.copy2(ckpt, tmp / ckpt.name)
         atomic_write_json(tmp / "summary.json", summary)
         atomic_write_json(tmp / "history.json", history)
+    shutil.rmtree(work, ignore_errors=True)  # resume is for interrupted runs only
     return summary
