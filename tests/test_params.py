@@ -138,6 +138,8 @@ def test_windows_rules(tmp_path: Path, doc: dict, expected: str) -> None:
         ),
         ({"pretrain": {"mask_ratio": 0.0}}, "pretrain.mask_ratio = 0.0"),
         ({"pretrain": {"warmup_epochs": 20}}, "warmup_epochs (20.0) must be below epochs"),
+        ({"finetune": {"task": "sepsis"}}, "finetune.task='sepsis' is not one of"),
+        ({"finetune": {"mode": "fm", "lora": {"enabled": True}}}, "set mode=ft"),
     ],
 )
 def test_model_and_pretrain_rules(tmp_path: Path, doc: dict, expected: str) -> None:

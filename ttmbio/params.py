@@ -488,6 +488,11 @@ class FinetuneParams(Section):
     def _task(self) -> FinetuneParams:
         if self.task not in TASKS:
             raise ValueError(f"task={self.task!r} is not one of {sorted(TASKS)}")
+        if self.lora.enabled and self.mode == "fm":
+            raise ValueError(
+                "lora.enabled=true trains adapters inside the encoder, which mode=fm keeps "
+                "frozen; set mode=ft (or lora.enabled=false)"
+            )
         return self
 
 

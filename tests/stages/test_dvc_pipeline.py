@@ -67,6 +67,16 @@ def test_exp_run_with_another_seed_changes_the_split(repro_repo: Path) -> None:
     dvc(repro_repo, "checkout", "-q")
 
 
+def test_exp_run_with_lora_shows_in_exp_show(repro_repo: Path) -> None:
+    dvc(repro_repo, "exp", "run", "-S", "finetune.lora.enabled=true")
+    summary = json.loads((repro_repo / "models/finetune/pretrained-1.0/summary.json").read_text())
+    assert summary["lora"] is True and 0 < summary["lora_fraction"] < 0.1
+    shown = dvc(repro_repo, "exp", "show", "--json").stdout
+    assert '"finetune.lora.enabled"' in shown or '"enabled": true' in shown
+    run(repro_repo, "git", "checkout", "-q", "--", ".")
+    dvc(repro_repo, "checkout", "-q")
+
+
 def test_push_to_a_local_remote_and_pull_into_a_fresh_clone(
     repro_repo: Path, tmp_path: Path
 ) -> None:
