@@ -149,3 +149,14 @@ def test_regression_tasks_report_mae_in_their_units(tiny: tuple[Path, Params], t
     assert load_checkpoint(out / "best.pt")["channels"] == ["PPG", "ECG"]
     mean, std = load_checkpoint(out / "best.pt")["target_scale"]
     assert (40 < mean < 140) and std > 0  # mmHg or bpm, not normalised units
+
+
+def test_frozen_encoder_runs_without_dropout(tiny: tuple[Path, Params]) -> None:
+    tmp, params = tiny
+    tuner = ft.build_finetuner(with_finetune(params, mode="fm"), tmp / "windows", tmp / "pretrain")
+    ft._enter_stage(tuner.model, "head", 1)
+    seen: list[bool] = []
+    tuner.model.encoder.register_forward_hook(lambda m, i, o: seen.append(m.training))
+    optimizer = torch.optim.AdamW([p for p in tuner.model.parameters() if p.requires_grad])
+    ft.train_epoch(tuner, optimizer, 0, False)
+    assert seen and not any(seen) and tuner.model.head.training

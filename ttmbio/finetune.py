@@ -213,6 +213,8 @@ def train_epoch(t: Finetuner, optimizer: torch.optim.Optimizer, epoch: int, show
     fp = t.params.finetune
     torch.manual_seed(fp.seed * 1_000_003 + epoch)
     t.model.train()
+    if not any(p.requires_grad for p in t.model.encoder.parameters()):
+        t.model.encoder.eval()  # a frozen encoder is a fixed feature extractor: no dropout
     loader = make_loader(t.train, fp.batch_size, shuffle=True, seed=fp.seed, subset=t.train_idx)
     loader.batch_sampler.set_epoch(epoch)  # type: ignore[union-attr]
     total, n = 0.0, 0
