@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from stages.calibrate import calibrate
 from stages.finetune import finetune
 from stages.pretrain import pretrain
 from stages.splits import splits
@@ -22,6 +23,7 @@ app.command()(splits)
 app.command()(windows)
 app.command()(pretrain)
 app.command()(finetune)
+app.command()(calibrate)
 
 
 def main() -> None:

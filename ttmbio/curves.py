@@ -29,3 +29,19 @@ def plot_curves(
     fig.tight_layout()
     fig.savefig(out, dpi=90)
     plt.close(fig)
+
+
+def plot_reliability(curves: dict[str, dict[str, list[float]]], title: str, out: Path) -> None:
+    """Reliability diagram: observed frequency against mean predicted probability per bin."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(4.2, 4.2))
+    ax.plot([0, 1], [0, 1], ls="--", color="grey", lw=1, label="perfect")
+    for name, curve in curves.items():
+        ax.plot(curve["mean_predicted"], curve["observed_frequency"], marker="o", ms=4, label=name)
+    ax.set_xlabel("mean predicted probability")
+    ax.set_ylabel("observed frequency")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out, dpi=90)
+    plt.close(fig)

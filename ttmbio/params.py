@@ -496,6 +496,17 @@ class FinetuneParams(Section):
         return self
 
 
+# --------------------------------------------------------------------------- calibrate
+
+
+class CalibrateParams(Section):
+    """Post-hoc calibration of a fine-tuned classifier, fitted on val predictions only."""
+
+    model: str = "pretrained-1.0"
+    method: Literal["temperature", "platt", "isotonic"] = "temperature"
+    n_bins: Annotated[int, Field(ge=2, le=100)] = 15
+
+
 # --------------------------------------------------------------------------- root
 
 
@@ -511,6 +522,7 @@ class Params(BaseSettings):
     model: ModelParams = ModelParams()
     pretrain: PretrainParams = PretrainParams()
     finetune: FinetuneParams = FinetuneParams()
+    calibrate: CalibrateParams = CalibrateParams()
 
     @model_validator(mode="after")
     def _cross_section(self) -> Params:

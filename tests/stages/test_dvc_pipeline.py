@@ -24,6 +24,7 @@ def repro_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "pretrain",
         "finetune@pretrained-0.1",
         "finetune@scratch-1.0",
+        "calibrate",
     ):
         assert f"Running stage '{stage}'" in result.stdout
     run(repo, "git", "add", "-A")
@@ -48,6 +49,8 @@ def test_repro_writes_real_format_data_splits_and_metrics(repro_repo: Path) -> N
     assert "metrics/pretrain/metrics.json" in shown and "nmse_ratio_to_interp" in shown
     assert (repro_repo / "models/pretrain/best.pt").is_file()
     assert "metrics/finetune/scratch-0.1/metrics.json" in shown and "val_auroc" in shown
+    assert "metrics/calibrate.json" in shown and (repro_repo / "models/calibrate").is_dir()
+    assert "metrics/calibrate.json" in shown and (repro_repo / "models/calibrate").is_dir()
     assert (
         "nothing to reproduce" in dvc(repro_repo, "status").stdout.lower()
         or "up to date" in dvc(repro_repo, "status").stdout.lower()

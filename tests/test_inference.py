@@ -1,0 +1,27 @@
+"""A fine-tuned model reloaded from its checkpoint scores windows as it did in training."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torchmetrics.functional.classification import binary_auroc
+
+from tests.test_finetune import run, tiny  # noqa: F401 - module fixture
+from ttmbio.inference import load_finetuned, score_store
+from ttmbio.params import Params
+
+
+def test_reloaded_model_reproduces_the_validation_auroc(
+    tiny: tuple[Path, Params],  # noqa: F811
+) -> None:
+    out, summary = run(tiny, "reload")
+    loaded = load_finetuned(out)
+    assert loaded.channels == ["ACC_X", "ACC_Y", "ACC_Z", "PPG", "ECG"]
+    scored = score_store(loaded, tiny[0] / "windows/butppg/val.zarr")
+    assert np.all((scored["score"] >= 0) & (scored["score"] <= 1))
+    auroc = binary_auroc(torch.tensor(scored["score"]), torch.tensor(scored["label"]).long())
+    assert float(auroc) == pytest.approx(summary["val_auroc"], abs=1e-6)
+    assert len(scored["case_id"]) == len(scored["score"])

@@ -1,0 +1,52 @@
+"""The calibrate stage: fit a calibrator on a fine-tuned classifier's val predictions.
+
+Only val predictions are used (test stays untouched for evaluation). If the fitted calibrator
+would make val ECE worse -- possible for a model that is already well calibrated, with few
+val windows -- the identity (temperature 1) is kept instead and the report says so, so
+calibration never makes val ECE worse.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ttmbio.calibration import Calibrator, calibration_report, fit_calibrator, reliability_curve
+from ttmbio.errors import ConfigError
+from ttmbio.inference import load_finetuned, score_store
+from ttmbio.params import CalibrateParams
+
+IDENTITY = Calibrator("temperature", {"temperature": 1.0})
+
+
+def calibrate(
+    cfg: CalibrateParams, model_dir: Path, windows: Path
+) -> tuple[Calibrator, dict[str, Any], dict[str, Any]]:
+    """Return (calibrator, metrics, reliability curves before/after) for ``model_dir``."""
+    loaded = load_finetuned(model_dir)
+    if loaded.kind != "binary":
+        raise ConfigError(
+            f"{model_dir}: calibrate.model is a {loaded.kind} model; calibration needs a "
+            "binary classifier (finetune.task butppg_quality or vitaldb_hypotension)"
+        )
+    val = score_store(loaded, windows / loaded.dataset / "val.zarr")
+    known = val["label"] >= 0
+    probs, labels = val["score"][known], val["label"][known].astype(int)
+    fitted = fit_calibrator(probs, labels, cfg.method)
+    before = calibration_report(probs, labels, cfg.n_bins)
+    after = calibration_report(fitted.apply(probs), labels, cfg.n_bins)
+    kept = fitted if after["ece"] <= before["ece"] else IDENTITY
+    if kept is IDENTITY:
+        after = before
+    metrics = {
+        "method": cfg.method,
+        "applied": kept.method if kept is fitted else "identity",
+        "val_windows": int(known.sum()),
+        "val_before": before,
+        "val_after": after,
+    }
+    curves = {
+        "before": reliability_curve(probs, labels, cfg.n_bins),
+        "after": reliability_curve(kept.apply(probs), labels, cfg.n_bins),
+    }
+    return kept, metrics, curves

@@ -1,0 +1,314 @@
+"""Post-hoc calibration of binary classifiers, and the metrics that judge it.
+
+A calibrator maps the model's probability of class 1 to a calibrated probability. It is
+fitted on validation predictions only (the caller's job) and applied unchanged to test
+predictions. Three methods (spec 000, "Calibration Methods"):
+
+- ``temperature``: ``p' = sigmoid(logit(p) / T)``; one parameter, keeps the ranking.
+- ``platt``: ``p' = sigmoid(a * logit(p) + b)``; logistic regression on the logit.
+- ``isotonic``: a monotone non-decreasing map fitted by PAVA, interpolated between its knots.
+
+Fitted parameters are plain JSON numbers (``Calibrator.to_json``/``from_json``) so a fitted
+calibrator is a small reviewable file, never a pickle.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Literal, get_args
+
+import numpy as np
+import torch
+from scipy.optimize import minimize_scalar
+from scipy.special import expit
+from scipy.special import logit as _logit
+from sklearn.isotonic import IsotonicRegression
+from sklearn.linear_model import LogisticRegression
+from torchmetrics.functional.classification import binary_calibration_error
+
+from ttmbio.errors import ConfigError
+
+Method = Literal["temperature", "platt", "isotonic"]
+METHODS: tuple[str, ...] = get_args(Method)
+
+#: probabilities are clipped to [EPS, 1 - EPS] before a logit or a log, so 0 and 1 stay finite
+EPS = 1e-6
+#: search interval for log T: T in [e^-5, e^5] ~ [0.0067, 148] covers any sane network
+_LOG_T_BOUNDS = (-5.0, 5.0)
+#: "effectively unregularised" logistic regression for Platt scaling
+_PLATT_C = 1e12
+
+_PARAM_KEYS: dict[str, tuple[str, ...]] = {
+    "temperature": ("temperature",),
+    "platt": ("a", "b"),
+    "isotonic": ("x", "y"),
+}
+
+
+# --------------------------------------------------------------------------- input checks
+
+
+def _as_probs(probs: Any, name: str = "probs") -> np.ndarray:
+    """Float64 copy of ``probs``; NaN, inf or values outside [0, 1] are a caller bug, not data."""
+    arr = np.asarray(probs, dtype=np.float64)
+    if arr.size == 0:
+        raise ValueError(f"{name} is empty; calibration needs at least one prediction")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN or inf; drop or fix those predictions first")
+    if arr.min() < 0.0 or arr.max() > 1.0:
+        raise ValueError(
+            f"{name} must be probabilities of class 1 in [0, 1] (got range "
+            f"[{arr.min():.4g}, {arr.max():.4g}]); apply a sigmoid to logits first"
+        )
+    return arr
+
+
+def _check_pair(probs: Any, labels: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Validated 1-D (probs, labels); labels are 0/1 integers of the same length."""
+    p = _as_probs(probs)
+    y = np.asarray(labels)
+    if p.ndim != 1 or y.ndim != 1:
+        raise ValueError(
+            f"probs and labels must be 1-D (got shapes {p.shape} and {y.shape}); "
+            "pass the probability of class 1 per sample"
+        )
+    if p.shape != y.shape:
+        raise ValueError(f"length mismatch: {p.size} probs but {y.size} labels")
+    if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
+        raise ValueError("labels contain NaN or inf; labels must be 0 or 1")
+    if not np.all((y == 0) | (y == 1)):
+        bad = np.unique(y[(y != 0) & (y != 1)])[:5].tolist()
+        raise ValueError(f"labels must be 0 or 1 (binary task); found {bad}")
+    return p, y.astype(np.int64)
+
+
+def _to_logit(p: np.ndarray) -> np.ndarray:
+    """Logit of clipped probabilities, so saturated scores do not become +-inf."""
+    return _logit(np.clip(p, EPS, 1.0 - EPS))
+
+
+# --------------------------------------------------------------------------- params checks
+
+
+def _number(method: str, key: str, value: Any) -> float:
+    """A finite real from JSON (bools are ints in Python but never a valid parameter)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"calibrator {method!r}: param {key!r} must be a number, got {value!r}")
+    out = float(value)
+    if not math.isfinite(out):
+        raise ConfigError(f"calibrator {method!r}: param {key!r} must be finite, got {value!r}")
+    return out
+
+
+def _validate_params(method: Any, params: Any) -> dict[str, Any]:
+    """Normalised copy of ``params`` (plain floats) or a one-line ConfigError."""
+    if method not in METHODS:
+        raise ConfigError(f"unknown calibration method {method!r}; expected one of {list(METHODS)}")
+    if not isinstance(params, dict):
+        raise ConfigError(f"calibrator {method!r}: params must be an object, got {params!r}")
+    expected = _PARAM_KEYS[method]
+    missing = [k for k in expected if k not in params]
+    if missing:
+        raise ConfigError(
+            f"calibrator {method!r}: missing params {missing}; expected keys {list(expected)}"
+        )
+    extra = sorted(set(params) - set(expected))
+    if extra:
+        raise ConfigError(
+            f"calibrator {method!r}: unknown params {extra}; expected keys {list(expected)}"
+        )
+    if method == "temperature":
+        t = _number(method, "temperature", params["temperature"])
+        if t <= 0.0:
+            raise ConfigError(f"calibrator 'temperature': temperature must be > 0, got {t}")
+        return {"temperature": t}
+    if method == "platt":
+        return {"a": _number(method, "a", params["a"]), "b": _number(method, "b", params["b"])}
+    # isotonic: knots of a monotone piecewise-linear map on [0, 1]
+    knots: dict[str, list[float]] = {}
+    for key in ("x", "y"):
+        seq = params[key]
+        if not isinstance(seq, list | tuple) or len(seq) == 0:
+            raise ConfigError(f"calibrator 'isotonic': param {key!r} must be a non-empty list")
+        knots[key] = [_number(method, f"{key}[{i}]", v) for i, v in enumerate(seq)]
+    x, y = np.asarray(knots["x"]), np.asarray(knots["y"])
+    if x.size != y.size:
+        raise ConfigError(
+            f"calibrator 'isotonic': x and y must have the same length ({x.size} != {y.size})"
+        )
+    if np.any(np.diff(x) < 0) or np.any(np.diff(y) < 0):
+        raise ConfigError("calibrator 'isotonic': knots x and y must both be non-decreasing")
+    if x.min() < 0 or x.max() > 1 or y.min() < 0 or y.max() > 1:
+        raise ConfigError("calibrator 'isotonic': knots x and y must lie in [0, 1]")
+    return knots
+
+
+# --------------------------------------------------------------------------- calibrator
+
+
+@dataclass(frozen=True)
+class Calibrator:
+    """A fitted calibration map; ``params`` are JSON numbers only (see module docstring)."""
+
+    method: Method
+    params: dict[str, Any]
+
+    def __post_init__(self) -> None:
+        # validate on construction so a hand-built or loaded calibrator cannot fail at apply time
+        object.__setattr__(self, "params", _validate_params(self.method, self.params))
+
+    def apply(self, probs: np.ndarray) -> np.ndarray:
+        """Calibrated probabilities of class 1, same shape as ``probs``."""
+        p = _as_probs(probs)
+        if self.method == "temperature":
+            return expit(_to_logit(p) / self.params["temperature"])
+        if self.method == "platt":
+            return expit(self.params["a"] * _to_logit(p) + self.params["b"])
+        # np.interp holds the end values outside the knots, like out_of_bounds="clip"
+        out = np.interp(p, self.params["x"], self.params["y"])
+        return np.clip(out, 0.0, 1.0)
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"method": ..., "params": {...}}``; floats round-trip exactly through json."""
+        params = {k: list(v) if isinstance(v, list) else v for k, v in self.params.items()}
+        return {"method": self.method, "params": params}
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> Calibrator:
+        """Inverse of ``to_json``; ConfigError (one line) for anything malformed.
+
+        Other top-level keys (metadata such as the model a calibrator belongs to) are ignored;
+        ``method`` and ``params`` are validated strictly, unknown param keys included.
+        """
+        if not isinstance(doc, dict):
+            raise ConfigError(f"calibrator must be a JSON object, got {type(doc).__name__}")
+        missing = [k for k in ("method", "params") if k not in doc]
+        if missing:
+            raise ConfigError(f"calibrator JSON is missing {missing}; expected method and params")
+        return cls(method=doc["method"], params=doc["params"])
+
+
+# --------------------------------------------------------------------------- fitting
+
+
+def _fit_temperature(p: np.ndarray, y: np.ndarray) -> dict[str, Any]:
+    """T minimising the NLL of sigmoid(z / T).
+
+    Uses ``scipy.optimize.minimize_scalar(method="bounded")`` on log T: a 1-D convex-ish
+    problem needs no gradient machinery, log T keeps T > 0, and the result is deterministic.
+    """
+    z = _to_logit(p)
+    sign = 2.0 * y - 1.0
+
+    def loss(log_t: float) -> float:
+        # BCE(sigmoid(s), y) = log(1 + exp(-sign * s)), evaluated without overflow
+        return float(np.mean(np.logaddexp(0.0, -sign * z / math.exp(log_t))))
+
+    res = minimize_scalar(loss, bounds=_LOG_T_BOUNDS, method="bounded", options={"xatol": 1e-8})
+    if not res.success:
+        raise ValueError(f"temperature scaling did not converge: {res.message}")
+    return {"temperature": float(math.exp(res.x))}
+
+
+def _fit_platt(p: np.ndarray, y: np.ndarray) -> dict[str, Any]:
+    """(a, b) of an effectively unregularised logistic regression on the logit."""
+    model = LogisticRegression(C=_PLATT_C, tol=1e-10, max_iter=1000)
+    model.fit(_to_logit(p).reshape(-1, 1), y)
+    return {"a": float(model.coef_[0, 0]), "b": float(model.intercept_[0])}
+
+
+def _fit_isotonic(p: np.ndarray, y: np.ndarray) -> dict[str, Any]:
+    """Knots of sklearn's isotonic fit; np.interp over them reproduces its predict()."""
+    model = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0, increasing=True)
+    model.fit(p, y.astype(np.float64))
+    return {
+        "x": [float(v) for v in model.X_thresholds_],
+        "y": [float(v) for v in model.y_thresholds_],
+    }
+
+
+_FITTERS = {"temperature": _fit_temperature, "platt": _fit_platt, "isotonic": _fit_isotonic}
+
+
+def fit_calibrator(probs: np.ndarray, labels: np.ndarray, method: Method) -> Calibrator:
+    """Fit ``method`` on VALIDATION predictions (never test: that would leak the labels)."""
+    if method not in METHODS:
+        raise ConfigError(f"unknown calibration method {method!r}; expected one of {list(METHODS)}")
+    p, y = _check_pair(probs, labels)
+    if np.unique(y).size < 2:
+        raise ValueError(
+            f"cannot fit a calibrator: labels contain only class {int(y[0])} "
+            f"({y.size} samples); the validation split needs both classes"
+        )
+    return Calibrator(method=method, params=_FITTERS[method](p, y))
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, n_bins: int = 15) -> float:
+    """Top-label ECE: equal-width bins over the confidence of the predicted class.
+
+    ``binary_calibration_error(p, y)`` on its own bins p(class 1) against the frequency of
+    class 1 (a class-1 ECE, not top-label). Feeding it the top-label confidence
+    ``max(p, 1 - p)`` and the correctness of the prediction (class 1 iff p > 0.5, as argmax
+    of [1 - p, p]) makes it compute the standard top-label ECE, identical to
+    ``multiclass_calibration_error`` on the two-column probabilities.
+    """
+    if isinstance(n_bins, bool) or not isinstance(n_bins, int) or n_bins < 1:
+        raise ConfigError(f"n_bins must be a positive integer, got {n_bins!r}")
+    p, y = _check_pair(probs, labels)
+    pred = (p > 0.5).astype(np.int64)
+    conf = np.where(pred == 1, p, 1.0 - p)
+    correct = (pred == y).astype(np.int64)
+    ece = binary_calibration_error(
+        torch.from_numpy(conf), torch.from_numpy(correct), n_bins=n_bins, norm="l1"
+    )
+    return float(ece)
+
+
+def nll(probs: np.ndarray, labels: np.ndarray) -> float:
+    """Mean binary cross-entropy; probs clipped to [EPS, 1 - EPS] so one sure miss stays finite."""
+    p, y = _check_pair(probs, labels)
+    q = np.clip(p, EPS, 1.0 - EPS)
+    return float(-np.mean(y * np.log(q) + (1 - y) * np.log1p(-q)))
+
+
+def brier(probs: np.ndarray, labels: np.ndarray) -> float:
+    """Mean squared error between p(class 1) and the 0/1 label."""
+    p, y = _check_pair(probs, labels)
+    return float(np.mean((p - y) ** 2))
+
+
+def calibration_report(probs: np.ndarray, labels: np.ndarray, n_bins: int) -> dict[str, float]:
+    """The three numbers a metrics file records before and after calibration."""
+    return {
+        "ece": expected_calibration_error(probs, labels, n_bins=n_bins),
+        "nll": nll(probs, labels),
+        "brier": brier(probs, labels),
+    }
+
+
+def reliability_curve(probs: np.ndarray, labels: np.ndarray, n_bins: int) -> dict[str, list[float]]:
+    """Per non-empty equal-width bin of p(class 1): mean prediction, frequency of class 1, count.
+
+    Bins are [k/n, (k+1)/n), the last one closed so p = 1 is counted; empty bins are dropped
+    so a plot draws only points backed by data.
+    """
+    if isinstance(n_bins, bool) or not isinstance(n_bins, int) or n_bins < 1:
+        raise ConfigError(f"n_bins must be a positive integer, got {n_bins!r}")
+    p, y = _check_pair(probs, labels)
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    idx = np.clip(np.searchsorted(edges, p, side="right") - 1, 0, n_bins - 1)
+    count = np.bincount(idx, minlength=n_bins)
+    sum_p = np.bincount(idx, weights=p, minlength=n_bins)
+    sum_y = np.bincount(idx, weights=y.astype(np.float64), minlength=n_bins)
+    keep = count > 0
+    return {
+        "bin_lower": edges[:-1][keep].tolist(),
+        "bin_upper": edges[1:][keep].tolist(),
+        "mean_predicted": (sum_p[keep] / count[keep]).tolist(),
+        "observed_frequency": (sum_y[keep] / count[keep]).tolist(),
+        "count": count[keep].astype(float).tolist(),
+    }
