@@ -50,7 +50,6 @@ def test_repro_writes_real_format_data_splits_and_metrics(repro_repo: Path) -> N
     assert (repro_repo / "models/pretrain/best.pt").is_file()
     assert "metrics/finetune/scratch-0.1/metrics.json" in shown and "val_auroc" in shown
     assert "metrics/calibrate.json" in shown and (repro_repo / "models/calibrate").is_dir()
-    assert "metrics/calibrate.json" in shown and (repro_repo / "models/calibrate").is_dir()
     assert (
         "nothing to reproduce" in dvc(repro_repo, "status").stdout.lower()
         or "up to date" in dvc(repro_repo, "status").stdout.lower()
