@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from stages.calibrate import calibrate
+from stages.evaluate import evaluate
 from stages.finetune import finetune
 from stages.pretrain import pretrain
 from stages.splits import splits
@@ -24,6 +25,7 @@ app.command()(windows)
 app.command()(pretrain)
 app.command()(finetune)
 app.command()(calibrate)
+app.command()(evaluate)
 
 
 def main() -> None:

@@ -45,3 +45,49 @@ def plot_reliability(curves: dict[str, dict[str, list[float]]], title: str, out:
     fig.tight_layout()
     fig.savefig(out, dpi=90)
     plt.close(fig)
+
+
+def plot_roc_pr(scores: list[float], labels: list[int], out_dir: Path, title: str) -> None:
+    """ROC and precision-recall curves as PNGs, plus their points as CSV for ``dvc plots``."""
+    from sklearn.metrics import precision_recall_curve, roc_curve
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fpr, tpr, _ = roc_curve(labels, scores)
+    precision, recall, _ = precision_recall_curve(labels, scores)
+    _write_csv(out_dir / "roc.csv", ("fpr", "tpr"), zip(fpr, tpr, strict=True))
+    _write_csv(out_dir / "pr.csv", ("recall", "precision"), zip(recall, precision, strict=True))
+    for name, (x, y, xl, yl) in {
+        "roc": (fpr, tpr, "false positive rate", "true positive rate"),
+        "pr": (recall, precision, "recall", "precision"),
+    }.items():
+        fig, ax = plt.subplots(figsize=(4.2, 4.2))
+        ax.plot(x, y, lw=1.5)
+        if name == "roc":
+            ax.plot([0, 1], [0, 1], ls="--", color="grey", lw=1)
+        ax.set_xlabel(xl)
+        ax.set_ylabel(yl)
+        ax.set_title(f"{title}: {name.upper()}", fontsize=10)
+        fig.tight_layout()
+        fig.savefig(out_dir / f"{name}.png", dpi=90)
+        plt.close(fig)
+
+
+def plot_confusion(matrix: list[list[int]], out: Path, title: str) -> None:
+    fig, ax = plt.subplots(figsize=(3.6, 3.2))
+    ax.imshow(matrix, cmap="Blues")
+    for i, row in enumerate(matrix):
+        for j, value in enumerate(row):
+            ax.text(j, i, str(value), ha="center", va="center")
+    ax.set_xticks([0, 1])
+    ax.set_yticks([0, 1])
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("actual")
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(out, dpi=90)
+    plt.close(fig)
+
+
+def _write_csv(path: Path, header: tuple[str, ...], rows: object) -> None:
+    lines = [",".join(header)] + [",".join(f"{v:.6g}" for v in row) for row in rows]  # type: ignore[attr-defined]
+    path.write_text("\n".join(lines) + "\n")

@@ -507,6 +507,16 @@ class CalibrateParams(Section):
     n_bins: Annotated[int, Field(ge=2, le=100)] = 15
 
 
+class EvaluateParams(Section):
+    """Test-split evaluation of the calibrated model chosen in ``calibrate.model``."""
+
+    bootstrap: Annotated[int, Field(ge=10)] = 1000
+    confidence: Annotated[float, Field(gt=0.5, lt=1)] = 0.95
+    voting: Literal["soft", "hard"] = "soft"
+    threshold: Annotated[float, Field(gt=0, lt=1)] = 0.5
+    seed: int = 42
+
+
 # --------------------------------------------------------------------------- root
 
 
@@ -523,6 +533,7 @@ class Params(BaseSettings):
     pretrain: PretrainParams = PretrainParams()
     finetune: FinetuneParams = FinetuneParams()
     calibrate: CalibrateParams = CalibrateParams()
+    evaluate: EvaluateParams = EvaluateParams()
 
     @model_validator(mode="after")
     def _cross_section(self) -> Params:

@@ -25,6 +25,7 @@ def repro_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "finetune@pretrained-0.1",
         "finetune@scratch-1.0",
         "calibrate",
+        "evaluate",
     ):
         assert f"Running stage '{stage}'" in result.stdout
     run(repo, "git", "add", "-A")
@@ -50,6 +51,9 @@ def test_repro_writes_real_format_data_splits_and_metrics(repro_repo: Path) -> N
     assert (repro_repo / "models/pretrain/best.pt").is_file()
     assert "metrics/finetune/scratch-0.1/metrics.json" in shown and "val_auroc" in shown
     assert "metrics/calibrate.json" in shown and (repro_repo / "models/calibrate").is_dir()
+    assert "metrics/evaluate.json" in shown and "auroc_ci" in shown
+    for png in ("roc", "pr", "reliability", "confusion"):
+        assert (repro_repo / f"plots/evaluate/{png}.png").stat().st_size > 1000
     assert (
         "nothing to reproduce" in dvc(repro_repo, "status").stdout.lower()
         or "up to date" in dvc(repro_repo, "status").stdout.lower()

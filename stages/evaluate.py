@@ -1,0 +1,72 @@
+"""``ttmbio evaluate``: test metrics of the calibrated model, per window and per recording."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from stages.common import ParamsOption, one_line_errors
+from ttmbio.params import load_params
+
+
+@one_line_errors
+def evaluate(
+    models: Path = typer.Option(Path("models/finetune"), help="parent of fine-tuning runs."),
+    calibrator: Path = typer.Option(
+        Path("models/calibrate/calibrator.json"), help="calibrator written by calibrate."
+    ),
+    windows: Path = typer.Option(Path("data/windows"), help="window stores to read."),
+    metrics: Path = typer.Option(Path("metrics/evaluate.json"), help="test metrics file."),
+    plots: Path = typer.Option(Path("plots/evaluate"), help="ROC/PR/reliability/confusion."),
+    params: Path = ParamsOption,
+) -> None:
+    """Score the test split with the calibrated model; write metrics and plots."""
+    cfg = load_params(params)
+    from ttmbio.atomic import atomic_write_json
+    from ttmbio.calibration import Calibrator, reliability_curve
+    from ttmbio.curves import plot_confusion, plot_reliability, plot_roc_pr
+    from ttmbio.errors import ConfigError
+    from ttmbio.evaluation import evaluate_binary
+    from ttmbio.inference import load_finetuned, score_store
+
+    doc = json.loads(calibrator.read_text()) if calibrator.is_file() else None
+    if doc is None or doc.get("model") != cfg.calibrate.model:
+        raise ConfigError(
+            f"{calibrator}: missing or fitted for another model than "
+            f"calibrate.model={cfg.calibrate.model!r}; run `ttmbio calibrate`"
+        )
+    loaded = load_finetuned(models / cfg.calibrate.model)
+    test = score_store(loaded, windows / loaded.dataset / "test.zarr")
+    known = test["label"] >= 0
+    raw, labels = test["score"][known], test["label"][known].astype(int)
+    calibrated = Calibrator.from_json(doc).apply(raw)
+    report = evaluate_binary(
+        raw, calibrated, labels, test["case_id"][known], cfg.evaluate, cfg.calibrate.n_bins
+    )
+    atomic_write_json(metrics, report)
+    plots.mkdir(parents=True, exist_ok=True)
+    plot_roc_pr(calibrated.tolist(), labels.tolist(), plots, f"test ({loaded.dataset})")
+    n_bins = cfg.calibrate.n_bins
+    plot_reliability(
+        {
+            "before": reliability_curve(raw, labels, n_bins),
+            "after": reliability_curve(calibrated, labels, n_bins),
+        },
+        "test reliability",
+        plots / "reliability.png",
+    )
+    plot_confusion(report["windows"]["confusion"], plots / "confusion.png", "test windows")
+    predicted = (calibrated >= cfg.evaluate.threshold).astype(int)
+    (plots / "confusion.csv").write_text(
+        "actual,predicted\n" + "".join(f"{a},{p}\n" for a, p in zip(labels, predicted, strict=True))
+    )
+    w, r = report["windows"], report["recordings"]
+    low, high = w["auroc_ci"]
+    typer.echo(
+        f"evaluate: test AUROC {w['auroc']:.3f} [{low:.3f}, {high:.3f}], AUPRC "
+        f"{w['auprc']:.3f}, ECE {w['calibration_before']['ece']:.3f} -> "
+        f"{w['calibration_after']['ece']:.3f}; per recording ({r['voting']} voting, "
+        f"n={r['n']}) AUROC {r.get('auroc', float('nan')):.3f}"
+    )
