@@ -57,13 +57,16 @@ def evaluate(
         "test reliability",
         plots / "reliability.png",
     )
-    plot_confusion(report["windows"]["confusion"], plots / "confusion.png", "test windows")
+    c = report["windows"]["confusion"]
+    plot_confusion(
+        [[c["tn"], c["fp"]], [c["fn"], c["tp"]]], plots / "confusion.png", "test windows"
+    )
     predicted = (calibrated >= cfg.evaluate.threshold).astype(int)
     (plots / "confusion.csv").write_text(
         "actual,predicted\n" + "".join(f"{a},{p}\n" for a, p in zip(labels, predicted, strict=True))
     )
     w, r = report["windows"], report["recordings"]
-    low, high = w["auroc_ci"]
+    low, high = w["auroc_ci_low"], w["auroc_ci_high"]
     typer.echo(
         f"evaluate: test AUROC {w['auroc']:.3f} [{low:.3f}, {high:.3f}], AUPRC "
         f"{w['auprc']:.3f}, ECE {w['calibration_before']['ece']:.3f} -> "

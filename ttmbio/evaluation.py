@@ -67,7 +67,13 @@ def classification_metrics(
         "f1": float(f1_score(labels, predicted, zero_division=0)),
         "accuracy_class_0": float(per_class[0]),
         "accuracy_class_1": float(per_class[1]),
-        "confusion": matrix.tolist(),
+        # scalars, not a nested list: `dvc metrics show` drops lists
+        "confusion": {
+            "tn": int(matrix[0, 0]),
+            "fp": int(matrix[0, 1]),
+            "fn": int(matrix[1, 0]),
+            "tp": int(matrix[1, 1]),
+        },
     }
 
 
@@ -81,9 +87,8 @@ def evaluate_binary(
 ) -> dict[str, Any]:
     """Every test metric of the evaluate stage, as one JSON-ready dict."""
     windows = classification_metrics(calibrated, labels, cfg.threshold)
-    windows["auroc_ci"] = list(
-        bootstrap_auroc_ci(calibrated, labels, cfg.bootstrap, cfg.confidence, cfg.seed)
-    )
+    low, high = bootstrap_auroc_ci(calibrated, labels, cfg.bootstrap, cfg.confidence, cfg.seed)
+    windows["auroc_ci_low"], windows["auroc_ci_high"] = low, high
     windows["calibration_before"] = calibration_report(raw, labels, n_bins)
     windows["calibration_after"] = calibration_report(calibrated, labels, n_bins)
     _, case_scores, case_labels = vote(case_ids, calibrated, labels, cfg.voting, cfg.threshold)

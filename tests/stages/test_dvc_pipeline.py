@@ -51,7 +51,7 @@ def test_repro_writes_real_format_data_splits_and_metrics(repro_repo: Path) -> N
     assert (repro_repo / "models/pretrain/best.pt").is_file()
     assert "metrics/finetune/scratch-0.1/metrics.json" in shown and "val_auroc" in shown
     assert "metrics/calibrate.json" in shown and (repro_repo / "models/calibrate").is_dir()
-    assert "metrics/evaluate.json" in shown and "auroc_ci" in shown
+    assert "metrics/evaluate.json" in shown and "auroc_ci_low" in shown and '"tp"' in shown
     for png in ("roc", "pr", "reliability", "confusion"):
         assert (repro_repo / f"plots/evaluate/{png}.png").stat().st_size > 1000
     assert (
