@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -27,14 +29,16 @@ def pretrain(
     from dvclive import Live
 
     from ttmbio.curves import plot_curves
-    from ttmbio.distributed import init_distributed, shutdown
-    from ttmbio.ssl.pretrain import build_pretrainer, run_pretraining
+    from ttmbio.distributed import barrier, init_distributed, shutdown
 
     info = init_distributed()
     try:
-        trainer = build_pretrainer(cfg, windows, info)
         live = Live(dir=str(metrics), save_dvc_exp=False, dvcyaml=None) if info.is_main else None
-        summary = run_pretraining(trainer, work, out, live)
+        summary = _train(cfg, windows, work, out, live, info)
+        # every rank frees its DDP model while the process group still exists: a reducer
+        # destroyed after destroy_process_group can hang on gloo's worker threads
+        gc.collect()
+        barrier(info)
         if live is not None:
             live.summary.update(
                 best_epoch=summary["best_epoch"],
@@ -62,3 +66,10 @@ def pretrain(
             )
     finally:
         shutdown(info)
+
+
+def _train(cfg: Any, windows: Path, work: Path, out: Path, live: Any, info: Any) -> dict:
+    """Build and run the trainer; it (and its DDP wrapper) is released when this returns."""
+    from ttmbio.ssl.pretrain import build_pretrainer, run_pretraining
+
+    return run_pretraining(build_pretrainer(cfg, windows, info), work, out, live)

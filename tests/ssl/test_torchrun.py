@@ -39,6 +39,7 @@ def test_two_processes_train_in_step_and_write_one_checkpoint(tmp_path: Path) ->
         "--plots",
         str(tmp_path / "plots"),
         check=False,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads((tmp_path / "out/summary.json").read_text())

@@ -32,7 +32,9 @@ TINY_PARAMS = {
 }
 
 
-def run(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+def run(
+    cwd: Path, *args: str, check: bool = True, timeout: float = 900
+) -> subprocess.CompletedProcess[str]:
     """Run a command with this Python's scripts first on PATH and the copy's code importable."""
     env = {
         **os.environ,
@@ -44,7 +46,8 @@ def run(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProces
         "GIT_COMMITTER_EMAIL": "t@t",
         "DVC_NO_ANALYTICS": "1",
     }
-    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
+    # a bounded wait: a hung child (say, a stuck process group) fails the test, not CI
+    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     if check and result.returncode != 0:
         raise AssertionError(
             f"{' '.join(args)} failed ({result.returncode}):\n"
