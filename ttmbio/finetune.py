@@ -31,6 +31,7 @@ from tqdm import tqdm
 from ttmbio.atomic import atomic_dir, atomic_write_json
 from ttmbio.checkpoint import check_compatible, load_checkpoint, save_checkpoint
 from ttmbio.errors import SourceError
+from ttmbio.inference import score_windows
 from ttmbio.model.encoder import TTMEncoder
 from ttmbio.model.heads import ClassifierHead, EncoderClassifier
 from ttmbio.model.inflate import inflate_encoder
@@ -176,17 +177,12 @@ def build_finetuner(params: Params, windows: Path, pretrained: Path | None) -> F
     return tuner
 
 
-@torch.no_grad()
 def predict(t: Finetuner, ds: WindowDataset, idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
     """Scores (probabilities, or targets in their units) and labels for windows ``idx``."""
-    t.model.eval()
-    scores, labels = [], []
-    target = t.params.finetune.spec.target
-    for batch in make_loader(ds, 256, shuffle=False, subset=idx):
-        out = t.model(batch["x"])[:, 0]
-        scores.append(torch.sigmoid(out) if t.binary else out * t.target_std + t.target_mean)
-        labels.append(batch[target].float())
-    return torch.cat(scores), torch.cat(labels)
+    spec = t.params.finetune.spec
+    return score_windows(
+        t.model, ds, spec.target, spec.kind, (t.target_mean, t.target_std), subset=idx
+    )
 
 
 def val_metrics(t: Finetuner) -> dict[str, float]:

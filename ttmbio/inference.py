@@ -63,21 +63,40 @@ def load_finetuned(model_dir: Path) -> LoadedModel:
 
 
 @torch.no_grad()
-def score_store(loaded: LoadedModel, store: Path, batch_size: int = 256) -> dict[str, np.ndarray]:
-    """Per-window scores (probability of class 1, or the target in its units), labels, ids."""
-    ds = WindowDataset(store, loaded.channels, targets=[loaded.target])
+def score_windows(
+    model: torch.nn.Module,
+    ds: WindowDataset,
+    target: str,
+    kind: str,
+    target_scale: tuple[float, float],
+    subset: np.ndarray | None = None,
+    batch_size: int = 256,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Scores (probability of class 1, or the target in its units) and labels, in store order.
+
+    The one scoring loop, shared by fine-tuning's validation and the later stages.
+    """
+    model.eval()
+    mean, std = target_scale
     scores, labels = [], []
-    for batch in make_loader(ds, batch_size, shuffle=False):
-        out = loaded.model(batch["x"])[:, 0]
-        if loaded.kind == "binary":
-            out = torch.sigmoid(out)
-        else:
-            out = out * loaded.target_scale[1] + loaded.target_scale[0]
-        scores.append(out.numpy())
-        labels.append(batch[loaded.target].numpy())
+    for batch in make_loader(ds, batch_size, shuffle=False, subset=subset):
+        out = model(batch["x"])[:, 0]
+        scores.append(torch.sigmoid(out) if kind == "binary" else out * std + mean)
+        labels.append(batch[target].float())
+    if not scores:
+        return torch.zeros(0), torch.zeros(0)
+    return torch.cat(scores), torch.cat(labels)
+
+
+def score_store(loaded: LoadedModel, store: Path, batch_size: int = 256) -> dict[str, np.ndarray]:
+    """Per-window scores and labels of a whole store, with the windows' ids."""
+    ds = WindowDataset(store, loaded.channels, targets=[loaded.target])
+    scores, labels = score_windows(
+        loaded.model, ds, loaded.target, loaded.kind, loaded.target_scale, batch_size=batch_size
+    )
     return {
-        "score": np.concatenate(scores) if scores else np.zeros(0),
-        "label": np.concatenate(labels) if labels else np.zeros(0),
+        "score": scores.numpy(),
+        "label": labels.numpy(),
         "case_id": ds.store.meta("case_id"),
         "start_s": ds.store.meta("start_s"),
     }
