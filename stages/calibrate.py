@@ -24,10 +24,18 @@ def calibrate(
     from ttmbio.atomic import atomic_dir, atomic_write_json
     from ttmbio.calibrate import calibrate as fit
     from ttmbio.curves import plot_reliability
+    from ttmbio.inference import model_digest
 
     calibrator, report, curves = fit(cfg, models / cfg.model, windows)
     with atomic_dir(out) as tmp:
-        atomic_write_json(tmp / "calibrator.json", {**calibrator.to_json(), "model": cfg.model})
+        atomic_write_json(
+            tmp / "calibrator.json",
+            {
+                **calibrator.to_json(),
+                "model": cfg.model,
+                "model_sha256": model_digest(models / cfg.model),  # predict checks this
+            },
+        )
     atomic_write_json(metrics, report)
     plots.mkdir(parents=True, exist_ok=True)
     atomic_write_json(plots / "reliability.json", curves)

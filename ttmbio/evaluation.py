@@ -37,12 +37,18 @@ def bootstrap_auroc_ci(
     return float(low), float(high)
 
 
+def votes(scores: np.ndarray, voting: str, threshold: float) -> np.ndarray:
+    """What each window contributes to its recording's score: its probability (soft) or
+    1/0 for called positive or not (hard); the recording's score is their mean."""
+    return scores if voting == "soft" else (scores >= threshold).astype(float)
+
+
 def vote(
     case_ids: np.ndarray, scores: np.ndarray, labels: np.ndarray, voting: str, threshold: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One score and label per recording: mean probability (soft) or positive share (hard)."""
     cases, inverse = np.unique(case_ids, return_inverse=True)
-    per_window = scores if voting == "soft" else (scores >= threshold).astype(float)
+    per_window = votes(scores, voting, threshold)
     counts = np.bincount(inverse)
     case_scores = np.bincount(inverse, weights=per_window) / counts
     case_labels = (np.bincount(inverse, weights=labels) / counts >= 0.5).astype(int)

@@ -40,6 +40,8 @@ from ttmbio.model.unfreeze import set_stage, trainable_count
 from ttmbio.params import ModelParams, Params
 from ttmbio.training import MetricLogger, fingerprint_of, log_row, prepare_work_dir
 from ttmbio.windows.dataset import WindowDataset, make_loader
+from ttmbio.windows.recipe import recipe_of
+from ttmbio.windows.store import read_stats
 
 Stage = tuple[str, int, float]  # (name, epochs, lr)
 
@@ -272,6 +274,10 @@ def _payload(
             "finetune": fp.model_dump(mode="json"),
             "windows": {"fs": t.params.windows.fs, "length": t.params.windows.length},
         },
+        # how raw recordings become this model's windows, for `ttmbio predict`
+        "preprocessing": recipe_of(
+            t.params, fp.spec.dataset, read_stats(t.train.store.path.parent)
+        ).model_dump(mode="json"),
     }
 
 

@@ -6,6 +6,7 @@ current params, so a model always sees its windows the way it was trained to.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,10 +15,14 @@ import numpy as np
 import torch
 
 from ttmbio.checkpoint import load_checkpoint
+from ttmbio.errors import SourceError
 from ttmbio.model.encoder import TTMEncoder
 from ttmbio.model.heads import ClassifierHead, EncoderClassifier
 from ttmbio.params import FinetuneParams, ModelParams
 from ttmbio.windows.dataset import WindowDataset, make_loader
+from ttmbio.windows.recipe import WindowRecipe
+
+MODEL_FILE = "best.pt"
 
 
 @dataclass
@@ -29,11 +34,35 @@ class LoadedModel:
     kind: str
     target_scale: tuple[float, float]
     config: dict[str, Any]
+    recipe: WindowRecipe | None  # None for checkpoints written before recipes were saved
+    digest: str
+
+    @torch.no_grad()
+    def score(self, x: torch.Tensor) -> torch.Tensor:
+        """Normalised windows ``[B, C, T]`` -> one score per window (see :func:`to_scores`)."""
+        return to_scores(self.model(x)[:, 0], self.kind, self.target_scale)
+
+
+def to_scores(out: torch.Tensor, kind: str, target_scale: tuple[float, float]) -> torch.Tensor:
+    """Head outputs -> probability of class 1, or the target in its units."""
+    if kind == "binary":
+        return torch.sigmoid(out)
+    mean, std = target_scale
+    return out * std + mean
+
+
+def model_digest(model_dir: Path) -> str:
+    """SHA-256 of the saved weights: ties a calibrator to the exact model it was fitted on."""
+    path = Path(model_dir) / MODEL_FILE
+    if not path.is_file():
+        raise SourceError(f"{path}: no fine-tuned model here; run `ttmbio finetune` first")
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def load_finetuned(model_dir: Path) -> LoadedModel:
     """The best weights of a ``ttmbio finetune`` run, in eval mode."""
-    ckpt = load_checkpoint(Path(model_dir) / "best.pt")
+    digest = model_digest(model_dir)
+    ckpt = load_checkpoint(Path(model_dir) / MODEL_FILE)
     cfg = ModelParams.model_validate(ckpt["config"]["model"])
     ft = FinetuneParams.model_validate(ckpt["config"]["finetune"])
     channels = list(ckpt["channels"])
@@ -51,6 +80,7 @@ def load_finetuned(model_dir: Path) -> LoadedModel:
     model.eval()
     mean, std = ckpt["target_scale"]
     task = ckpt["task"]
+    recipe = ckpt.get("preprocessing")
     return LoadedModel(
         model,
         channels,
@@ -59,6 +89,8 @@ def load_finetuned(model_dir: Path) -> LoadedModel:
         task["kind"],
         (float(mean), float(std)),
         ckpt["config"],
+        None if recipe is None else WindowRecipe.model_validate(recipe),
+        digest,
     )
 
 
@@ -77,11 +109,9 @@ def score_windows(
     The one scoring loop, shared by fine-tuning's validation and the later stages.
     """
     model.eval()
-    mean, std = target_scale
     scores, labels = [], []
     for batch in make_loader(ds, batch_size, shuffle=False, subset=subset):
-        out = model(batch["x"])[:, 0]
-        scores.append(torch.sigmoid(out) if kind == "binary" else out * std + mean)
+        scores.append(to_scores(model(batch["x"])[:, 0], kind, target_scale))
         labels.append(batch[target].float())
     if not scores:
         return torch.zeros(0), torch.zeros(0)

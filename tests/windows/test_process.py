@@ -126,6 +126,10 @@ def test_injected_defects_reject_exactly_the_windows_they_touch(
     far = ~overlapping(starts, t0 - 2, t1 + 2)
     assert kept[far].all()
     assert block.rejected[gate] >= touched.sum() - 1, block.rejected
+    # every candidate is listed with the first gate it failed, "" for the kept ones
+    np.testing.assert_allclose(block.candidate_start_s, starts)
+    assert (block.candidate_reason == "").tolist() == kept.tolist()
+    assert (block.candidate_reason == gate).sum() == block.rejected[gate]
 
 
 def test_hypotension_label_follows_mean_abp() -> None:

@@ -6,14 +6,14 @@ MB each), pools two blocks, shuffles the windows within the pool and cuts batche
 each block is read and decoded once per epoch in one store call, while a batch still mixes
 windows of several recordings. :class:`WindowDataset` reads a batch with ``__getitems__`` and
 applies the train-split normalisation (``stats.json`` next to the stores):
-``x = (x - mean) / std`` per channel. This is the one place normalisation happens, for
-training, evaluation and prediction alike.
+``x = (x - mean) / std`` per channel, with :func:`channel_scaler`, the one definition of
+normalisation for training, evaluation and prediction alike.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -83,6 +83,16 @@ class BlockBatchSampler(Sampler[list[int]]):
         return (full + (0 if self.drop_last or rest == 0 else 1)) // self.world_size
 
 
+def channel_scaler(
+    stats: Mapping[str, Mapping[str, float]], channels: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Train-split mean and std as ``[C, 1]`` arrays: windows are normalised as
+    ``(x - mean) / std``, here and in ``ttmbio predict`` alike."""
+    mean = np.array([stats[ch]["mean"] for ch in channels], dtype=np.float32)[:, None]
+    std = np.array([stats[ch]["std"] for ch in channels], dtype=np.float32)[:, None]
+    return mean, std
+
+
 class WindowDataset(Dataset[dict[str, torch.Tensor]]):
     """Normalised windows ``x`` [C, T] (channels chosen by name) and named targets."""
 
@@ -99,11 +109,8 @@ class WindowDataset(Dataset[dict[str, torch.Tensor]]):
         self._channel_idx = self.store.channel_index(self.channels)
         self.targets = {name: torch.from_numpy(self.store.meta(name)) for name in targets}
         stats = read_stats(self.store.path.parent) if normalize else None
-        c = len(self.channels)
-        mean = [stats[ch]["mean"] for ch in self.channels] if stats else [0.0] * c
-        std = [stats[ch]["std"] for ch in self.channels] if stats else [1.0] * c
-        self.mean = np.array(mean, dtype=np.float32)[:, None]
-        self.std = np.array(std, dtype=np.float32)[:, None]
+        identity = {ch: {"mean": 0.0, "std": 1.0} for ch in self.channels}
+        self.mean, self.std = channel_scaler(stats or identity, self.channels)
         self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
         self._cache_blocks = cache_blocks
 
@@ -114,7 +121,11 @@ class WindowDataset(Dataset[dict[str, torch.Tensor]]):
         if b not in self._cache:
             size = self.store.block_windows
             rows = self.store.read(b * size, min((b + 1) * size, len(self.store)))
-            self._cache[b] = (rows[:, self._channel_idx] - self.mean) / self.std
+            if list(self._channel_idx) != list(range(rows.shape[1])):
+                rows = rows[:, self._channel_idx]  # a fresh array either way: safe in place
+            rows -= self.mean
+            rows /= self.std
+            self._cache[b] = rows
             while len(self._cache) > self._cache_blocks:
                 self._cache.popitem(last=False)
         self._cache.move_to_end(b)

@@ -55,6 +55,9 @@ class WindowBlock:
     candidates: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
     sqi_all: dict[str, np.ndarray] = field(default_factory=dict)  # every candidate window
+    # every candidate window: its start and the first gate it failed ("" when kept)
+    candidate_start_s: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    candidate_reason: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype="<U1"))
 
     def __len__(self) -> int:
         return len(self.signals)
@@ -164,12 +167,14 @@ def process_recording(rec: Recording, cfg: DatasetWindows, params: WindowsParams
         )
 
     keep = np.ones(n, dtype=bool)
+    reason = np.full(n, "", dtype=f"<U{max(map(len, GATE_ORDER))}")
     rejected: Counter[str] = Counter()
     for gate in GATE_ORDER:
         if gate in checks and (gate == "gap" or gate in cfg.gates):
             failed = keep & checks[gate]
             if failed.any():
                 rejected[gate] = int(failed.sum())
+                reason[failed] = gate
             keep &= ~checks[gate]
     return WindowBlock(
         signals=np.ascontiguousarray(w_filt[keep], dtype=np.float32),
@@ -177,6 +182,8 @@ def process_recording(rec: Recording, cfg: DatasetWindows, params: WindowsParams
         candidates=n,
         rejected=rejected,
         sqi_all={k: info[k] for k in SQI_FIELDS if k in info},
+        candidate_start_s=info["start_s"],
+        candidate_reason=reason,
     )
 
 

@@ -1,0 +1,69 @@
+"""The preprocessing a model was trained with, saved inside its checkpoint.
+
+``ttmbio predict`` must window a new recording exactly as the training windows were made --
+same rate, filters, gates, inversions and train-split normalisation -- without the user
+re-typing params that may since have changed. The fine-tuning stage therefore stores a
+:class:`WindowRecipe` next to the weights, and prediction rebuilds its windowing from it.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from ttmbio.params import GATE_CHANNELS, DatasetWindows, Params, WindowsParams
+
+
+class ChannelStats(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    mean: float
+    std: float
+
+
+class WindowRecipe(BaseModel):
+    """Everything needed to turn a raw recording into the model's normalised windows."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dataset: Literal["vitaldb", "butppg"]
+    windows: WindowsParams
+    tracks: dict[str, list[str]]  # VitalDB channel -> track names that may carry it
+    stats: dict[str, ChannelStats]  # train-split mean/std per channel
+
+    @property
+    def dataset_windows(self) -> DatasetWindows:
+        return getattr(self.windows, self.dataset)
+
+    def for_channels(self, channels: list[str]) -> tuple[DatasetWindows, WindowsParams, list[str]]:
+        """Windowing over ``channels`` only: the trained settings minus the gates whose
+        channel is absent (returned by name, so the output can say they were not applied).
+
+        Gates that need no particular channel (gap, flatline, clipping) always stay. The
+        label horizon is dropped: prediction needs no future ABP, so windows run to the
+        end of the recording.
+        """
+        trained = self.dataset_windows
+        ordered = [c for c in trained.channels if c in channels]
+        ordered += [c for c in channels if c not in ordered]
+        dropped = [g for g in trained.gates if GATE_CHANNELS.get(g, ordered[0]) not in ordered]
+        cfg = trained.model_copy(
+            update={
+                "channels": ordered,
+                "gates": [g for g in trained.gates if g not in dropped],
+                "invert": [c for c in trained.invert if c in ordered],
+            }
+        )
+        params = self.windows.model_copy(update={"label_horizon_s": 0.0})
+        return DatasetWindows.model_validate(cfg.model_dump()), params, dropped
+
+
+def recipe_of(params: Params, dataset: str, stats: dict[str, dict[str, float]]) -> WindowRecipe:
+    """The recipe of windows made by ``params`` for ``dataset`` with train ``stats``."""
+    return WindowRecipe(
+        dataset=dataset,  # type: ignore[arg-type]
+        windows=params.windows,
+        tracks=params.data.vitaldb.tracks,
+        stats={c: ChannelStats(**s) for c, s in stats.items()},
+    )
