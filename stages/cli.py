@@ -7,6 +7,7 @@ import typer
 from stages.calibrate import calibrate
 from stages.evaluate import evaluate
 from stages.finetune import finetune
+from stages.predict import predict
 from stages.pretrain import pretrain
 from stages.splits import splits
 from stages.synth import synth
@@ -26,6 +27,7 @@ app.command()(pretrain)
 app.command()(finetune)
 app.command()(calibrate)
 app.command()(evaluate)
+app.command()(predict)
 
 
 def main() -> None:

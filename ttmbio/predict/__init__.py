@@ -1,0 +1,1 @@
+"""``ttmbio predict``: a fine-tuned model on new ``.vital`` files and BUT-PPG records."""

@@ -1,0 +1,88 @@
+"""From a model folder and an input path to a predictions document (the ``predict`` command).
+
+The calibrator is optional and must belong to the model: ``ttmbio calibrate`` stores the
+SHA-256 of the weights it was fitted on, and a calibrator fitted on other weights is refused
+(named explicitly) or left out with a note (found at its default place), never applied
+silently to the wrong model.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ttmbio.calibration import Calibrator
+from ttmbio.errors import ConfigError, SourceError
+from ttmbio.inference import LoadedModel, load_finetuned
+from ttmbio.predict.inputs import find_inputs
+from ttmbio.predict.output import to_document
+from ttmbio.predict.run import Predictor
+
+
+@dataclass
+class PredictRun:
+    doc: dict[str, Any]
+    notes: list[str] = field(default_factory=list)  # for the user, one line each
+
+
+def resolve_calibrator(
+    path: Path | None, explicit: bool, loaded: LoadedModel
+) -> tuple[Calibrator | None, str]:
+    """The calibrator to apply and how it was chosen (``"none: <why>"`` when not applied)."""
+    if loaded.kind != "binary":
+        return None, "none: regression model"
+    if path is None or not path.is_file():
+        if explicit:
+            raise SourceError(f"--calibrator {path}: file not found; run `ttmbio calibrate`")
+        return None, "none: no calibrator found (probabilities are the model's own)"
+    try:
+        doc = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ConfigError(f"{path}: not a calibrator JSON ({err.msg}); re-run calibrate") from None
+    if doc.get("model_sha256") != loaded.digest:
+        if explicit:
+            raise ConfigError(
+                f"{path}: fitted on other weights than this model (model_sha256 differs); "
+                "run `ttmbio calibrate` for this model or drop --calibrator"
+            )
+        return None, f"none: {path} belongs to another model"
+    return Calibrator.from_json(doc), f"{doc['method']} ({path})"
+
+
+def run_predict(
+    model_dir: Path,
+    input_path: Path,
+    calibrator: Path | None,
+    calibrator_explicit: bool,
+    voting: str,
+    threshold: float,
+    batch_size: int = 256,
+    workers: int = 1,
+) -> PredictRun:
+    """Predict every recording under ``input_path``; per-recording problems become rows with
+    status ``error``, but a single input that fails, or a folder where all fail, raises."""
+    items = find_inputs(input_path)
+    loaded = load_finetuned(model_dir)
+    fitted, calibration = resolve_calibrator(calibrator, calibrator_explicit, loaded)
+    predictor = Predictor(loaded, fitted, batch_size)
+    results = list(predictor.predict(items, workers))
+    failed = [r for r in results if r.error is not None]
+    if len(failed) == len(results):
+        first = failed[0].error
+        raise SourceError(
+            first if len(results) == 1 else f"no recording could be read; first: {first}"
+        )
+    header = {
+        "model": str(model_dir),
+        "model_sha256": loaded.digest,
+        "task": {"dataset": loaded.dataset, "target": loaded.target, "kind": loaded.kind},
+        "channels": loaded.channels,
+        "calibration": calibration,
+    }
+    doc = to_document(results, header, loaded.kind, voting, threshold)
+    notes = [f"skipped {r.error}" for r in failed]
+    if calibration.startswith("none:"):
+        notes.append(f"calibration {calibration}")
+    return PredictRun(doc, notes)
