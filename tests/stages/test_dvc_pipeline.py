@@ -73,6 +73,33 @@ def test_exp_run_with_another_seed_changes_the_split(repro_repo: Path) -> None:
     dvc(repro_repo, "checkout", "-q")
 
 
+def test_two_experiments_compare_with_metrics_diff(repro_repo: Path) -> None:
+    """Two `dvc exp run -S` runs; `dvc metrics diff` between them names what changed."""
+    dvc(repro_repo, "exp", "run", "-n", "thr-low", "-S", "evaluate.threshold=0.2")
+    low = json.loads((repro_repo / "metrics/evaluate.json").read_text())
+    dvc(repro_repo, "exp", "run", "-n", "thr-high", "-S", "evaluate.threshold=0.8")
+    high = json.loads((repro_repo / "metrics/evaluate.json").read_text())
+    assert low["windows"]["confusion"] != high["windows"]["confusion"]
+    diff = json.loads(dvc(repro_repo, "metrics", "diff", "thr-low", "thr-high", "--json").stdout)
+    changed = diff["metrics/evaluate.json"]
+    for key in ("windows.confusion.tp", "windows.confusion.fp", "windows.confusion.fn"):
+        old, new = low["windows"]["confusion"], high["windows"]["confusion"]
+        name = key.rsplit(".", 1)[1]
+        if old[name] != new[name]:
+            assert changed[key] == {
+                "old": old[name],
+                "new": new[name],
+                "diff": new[name] - old[name],
+            }
+    assert "windows.auroc" not in changed  # ranking metrics do not depend on the threshold
+    params = dvc(repro_repo, "params", "diff", "thr-low", "thr-high").stdout
+    assert "evaluate.threshold" in params and "0.2" in params and "0.8" in params
+    table = dvc(repro_repo, "metrics", "diff", "thr-low", "thr-high", "--md").stdout
+    assert "| metrics/evaluate.json" in table and "windows.confusion" in table
+    run(repro_repo, "git", "checkout", "-q", "--", ".")
+    dvc(repro_repo, "checkout", "-q")
+
+
 def test_exp_run_with_lora_shows_in_exp_show(repro_repo: Path) -> None:
     dvc(repro_repo, "exp", "run", "-S", "finetune.lora.enabled=true")
     summary = json.loads((repro_repo / "models/finetune/pretrained-1.0/summary.json").read_text())

@@ -1,0 +1,1 @@
+"""Measured throughput and memory of the pipeline (``ttmbio bench``)."""
