@@ -1,0 +1,1 @@
+"""Glucose forecasting with TTM (spec 002)."""
