@@ -7,6 +7,7 @@ import typer
 from stages.calibrate import calibrate
 from stages.evaluate import evaluate
 from stages.finetune import finetune
+from stages.forecast import forecast_app
 from stages.predict import predict
 from stages.pretrain import pretrain
 from stages.splits import splits
@@ -28,6 +29,7 @@ app.command()(finetune)
 app.command()(calibrate)
 app.command()(evaluate)
 app.command()(predict)
+app.add_typer(forecast_app, name="forecast")
 
 
 def main() -> None:

@@ -29,6 +29,21 @@ TINY_PARAMS = {
         "batch_size": 16,
         "head": {"hidden_dims": [8]},
     },
+    "forecast": {
+        "data": {"n_patients": 6, "days": 1.0, "workers": 1},
+        "model": {
+            "context_length": 64,
+            "forecast_length": 16,
+            "patch_length": 16,
+            "d_model": 16,
+            "num_layers": 1,
+            "epochs": 1,
+            "batch_size": 32,
+            "train_stride": 4,
+        },
+        "splits": {"ratios": {"train": 0.5, "val": 0.25, "test": 0.25}},
+        "finetune_epochs": 1,
+    },
 }
 
 

@@ -26,6 +26,10 @@ def repro_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "finetune@scratch-1.0",
         "calibrate",
         "evaluate",
+        "forecast-data",
+        "forecast-train",
+        "forecast-finetune",
+        "forecast-evaluate",
     ):
         assert f"Running stage '{stage}'" in result.stdout
     run(repo, "git", "add", "-A")
@@ -54,6 +58,13 @@ def test_repro_writes_real_format_data_splits_and_metrics(repro_repo: Path) -> N
     assert "metrics/evaluate.json" in shown and "auroc_ci_low" in shown and '"tp"' in shown
     for png in ("roc", "pr", "reliability", "confusion"):
         assert (repro_repo / f"plots/evaluate/{png}.png").stat().st_size > 1000
+    assert "metrics/forecast/evaluate.json" in shown
+    forecast = json.loads((repro_repo / "metrics/forecast/evaluate.json").read_text())
+    for method in ("finetuned", "zero_shot", "persistence"):
+        assert set(forecast[method]) >= {"30min", "60min", "full"}
+        assert forecast[method]["30min"]["rmse_mgdl"] > 0
+    for png in ("examples", "clarke"):
+        assert (repro_repo / f"plots/forecast/{png}.png").stat().st_size > 1000
     assert (
         "nothing to reproduce" in dvc(repro_repo, "status").stdout.lower()
         or "up to date" in dvc(repro_repo, "status").stdout.lower()
