@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from stages.bench import bench
 from stages.calibrate import calibrate
 from stages.evaluate import evaluate
 from stages.finetune import finetune
@@ -30,6 +31,7 @@ app.command()(calibrate)
 app.command()(evaluate)
 app.command()(predict)
 app.add_typer(forecast_app, name="forecast")
+app.command()(bench)
 
 
 def main() -> None:

@@ -40,7 +40,8 @@ class LoadedModel:
     @torch.no_grad()
     def score(self, x: torch.Tensor) -> torch.Tensor:
         """Normalised windows ``[B, C, T]`` -> one score per window (see :func:`to_scores`)."""
-        return to_scores(self.model(x)[:, 0], self.kind, self.target_scale)
+        device = next(self.model.parameters()).device
+        return to_scores(self.model(x.to(device))[:, 0], self.kind, self.target_scale).cpu()
 
 
 def to_scores(out: torch.Tensor, kind: str, target_scale: tuple[float, float]) -> torch.Tensor:
@@ -109,9 +110,11 @@ def score_windows(
     The one scoring loop, shared by fine-tuning's validation and the later stages.
     """
     model.eval()
+    device = next(model.parameters()).device
     scores, labels = [], []
     for batch in make_loader(ds, batch_size, shuffle=False, subset=subset):
-        scores.append(to_scores(model(batch["x"])[:, 0], kind, target_scale))
+        out = model(batch["x"].to(device, non_blocking=True))[:, 0]
+        scores.append(to_scores(out, kind, target_scale).cpu())
         labels.append(batch[target].float())
     if not scores:
         return torch.zeros(0), torch.zeros(0)

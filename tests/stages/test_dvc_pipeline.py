@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -69,6 +70,34 @@ def test_repro_writes_real_format_data_splits_and_metrics(repro_repo: Path) -> N
         "nothing to reproduce" in dvc(repro_repo, "status").stdout.lower()
         or "up to date" in dvc(repro_repo, "status").stdout.lower()
     )
+
+
+def test_bench_quick_reports_every_figure(repro_repo: Path) -> None:
+    """`ttmbio bench --quick` on the tiny pipeline: every figure measured and positive."""
+    run(repro_repo, sys.executable, "-m", "stages", "bench", "--quick", "--out", "bench.json")
+    report = json.loads((repro_repo / "bench.json").read_text())
+    numbers = list(_numbers({k: report[k] for k in FIGURES}))
+    assert len(numbers) >= 25 and all(v > 0 for _, v in numbers), numbers
+    assert set(report["summary"]) == {
+        "windowing_x_realtime_per_core",
+        "training_zarr_vs_memory",
+        "predict_vs_backbone",
+        "predict_windows_per_s",
+        "windows_rss_4n_to_n",
+        "noop_repro_s",
+    }
+    assert report["machine"]["cpu_count"] > 0 and report["machine"]["versions"]["torch"]
+
+
+FIGURES = ("windowing", "windows_memory", "training", "inference", "noop_repro")
+
+
+def _numbers(tree: object, path: str = ""):
+    if isinstance(tree, dict):
+        for key, value in tree.items():
+            yield from _numbers(value, f"{path}.{key}")
+    elif isinstance(tree, int | float) and not isinstance(tree, bool):
+        yield path, tree
 
 
 def test_exp_run_with_another_seed_changes_the_split(repro_repo: Path) -> None:

@@ -1,0 +1,152 @@
+"""``ttmbio bench``: every performance figure of the pipeline, measured in one run.
+
+Reads what ``dvc repro`` produced (raw data, split file, window stores, the default fine-tuned
+model); ``quick`` trades repeats and sizes for a run under three minutes on 2 cores. On CUDA the
+training and inference figures are measured on the GPU as well.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata as md
+import os
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ttmbio.bench.dvc_noop import ensure_up_to_date, noop_repro
+from ttmbio.bench.inference import inference_rates
+from ttmbio.bench.training import training_rates
+from ttmbio.bench.windowing import vitaldb_rows, windowing_throughput, windows_memory
+from ttmbio.errors import SourceError
+from ttmbio.inference import load_finetuned
+from ttmbio.params import Params
+from ttmbio.split_file import read_split_file
+
+TARGETS = {
+    "windowing_x_realtime_per_core": (">=", 3600.0),
+    "training_zarr_vs_memory": (">=", 0.95),
+    "predict_vs_backbone": (">=", 0.9),
+    "predict_windows_per_s": (">=", 2000.0),
+    "windows_rss_4n_to_n": ("<=", 1.1),
+    "noop_repro_s": ("<=", 1.0),
+}
+
+
+@dataclass(frozen=True)
+class BenchPaths:
+    repo: Path
+    split_file: Path
+    windows: Path
+    model: Path  # a fine-tuning run folder
+
+
+def machine() -> dict[str, Any]:
+    versions = {}
+    for name in ("torch", "granite-tsfm", "transformers", "zarr", "numpy", "dvc"):
+        try:
+            versions[name] = md.version(name)
+        except md.PackageNotFoundError:
+            versions[name] = None
+    return {
+        "cpu_count": os.cpu_count(),
+        "cpus_available": len(os.sched_getaffinity(0)),
+        "torch_threads": torch.get_num_threads(),
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "versions": versions,
+    }
+
+
+def run_bench(params: Params, paths: BenchPaths, quick: bool) -> dict[str, Any]:
+    """All figures as one JSON-ready dict, with each target and whether it was met."""
+    ensure_up_to_date(paths.repo)  # before minutes of measuring, not after
+    split_doc = read_split_file(paths.split_file)
+    available = len(split_doc["datasets"]["vitaldb"]["cases"])
+    n_cases = min(3 if quick else 10, available // 4)  # memory compares N with 4N cases
+    if n_cases < 1:
+        raise SourceError(f"{paths.split_file}: {available} VitalDB cases; the benchmark needs 4")
+    report: dict[str, Any] = {"quick": quick, "machine": machine()}
+    rows = vitaldb_rows(split_doc, 4 * n_cases)
+    report["windowing"] = windowing_throughput(params, rows, [1, 2], 1 if quick else 3)
+    report["windows_memory"] = windows_memory(params, split_doc, n_cases, 1 if quick else 3)
+    devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
+    report["training"] = {
+        d.type: training_rates(params, paths.windows, 1 if quick else 3, d) for d in devices
+    }
+    loaded = load_finetuned(paths.model)
+    store = paths.windows / loaded.dataset / "train.zarr"
+    report["inference"] = {}
+    for d in devices:
+        loaded.model.to(d)
+        report["inference"][d.type] = inference_rates(loaded, store, 256, 3 if quick else 9)
+    loaded.model.to("cpu")
+    report["noop_repro"] = noop_repro(paths.repo, 2 if quick else 3)
+    report["summary"] = summarize(report)
+    return report
+
+
+def summarize(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The headline figure of each target (CPU), its target and whether it was met."""
+    w = report["windowing"]
+    values = {
+        "windowing_x_realtime_per_core": max(
+            w[k]["x_realtime_per_core"] for k in w if k.startswith("workers_")
+        ),
+        "training_zarr_vs_memory": report["training"]["cpu"]["zarr_vs_memory"],
+        "predict_vs_backbone": report["inference"]["cpu"]["predict_vs_backbone"],
+        "predict_windows_per_s": report["inference"]["cpu"]["predict_windows_per_s"],
+        "windows_rss_4n_to_n": report["windows_memory"]["ratio_4n_to_n"],
+        "noop_repro_s": report["noop_repro"]["seconds"],
+    }
+    out = {}
+    for name, value in values.items():
+        op, target = TARGETS[name]
+        met = value >= target if op == ">=" else value <= target
+        out[name] = {"value": value, "target": f"{op} {target:g}", "met": bool(met)}
+    return out
+
+
+def format_table(report: dict[str, Any]) -> str:
+    """The printed table: one line per figure, then the targets."""
+    m, w, mem = report["machine"], report["windowing"], report["windows_memory"]
+    lines = [
+        f"machine: {m['cpus_available']} CPUs, torch {m['versions']['torch']} "
+        f"({m['torch_threads']} threads), cuda: {m['cuda'] or 'none'}",
+        "figure | value",
+        "--- | ---",
+    ]
+    for k in sorted(x for x in w if x.startswith("workers_")):
+        lines.append(
+            f"windowing, {k.split('_')[1]} worker(s) | {w[k]['x_realtime_per_core']:,.0f}x real "
+            f"time per core ({w['cases']} cases, {w[k]['wall_s']:.2f} s)"
+        )
+    if "speedup" in w:
+        lines.append(f"windowing speed-up 1 -> 2 workers | {w['speedup']:.2f}x")
+    for device, t in report["training"].items():
+        lines.append(
+            f"pretraining from zarr vs memory ({device}) | {t['zarr_vs_memory']:.3f} "
+            f"({t['zarr_windows_per_s']:,.0f} vs {t['memory_windows_per_s']:,.0f} windows/s)"
+        )
+    for device, i in report["inference"].items():
+        lines.append(
+            f"predict vs bare backbone ({device}) | {i['predict_vs_backbone']:.3f} "
+            f"({i['predict_windows_per_s']:,.0f} vs {i['backbone_windows_per_s']:,.0f} windows/s)"
+        )
+        lines.append(
+            f"evaluate path vs bare backbone ({device}) | {i['evaluate_vs_backbone']:.3f} "
+            f"({i['evaluate_windows_per_s']:,.0f} windows/s)"
+        )
+    lines.append(
+        f"windows stage peak RSS, {mem['cases_n']} vs {4 * mem['cases_n']} cases | "
+        f"{mem['peak_rss_n_mb']:.0f} vs {mem['peak_rss_4n_mb']:.0f} MB "
+        f"({mem['ratio_4n_to_n']:.2f}x)"
+    )
+    lines.append(f"no-op dvc repro | {report['noop_repro']['seconds']:.2f} s")
+    lines += ["", "target | value | met"]
+    for name, s in report["summary"].items():
+        lines.append(f"{name} {s['target']} | {s['value']:,.3g} | {'yes' if s['met'] else 'NO'}")
+    return "\n".join(lines)

@@ -1,0 +1,115 @@
+"""Windowing throughput (x real time per core) and the windows stage's peak memory.
+
+Both run the windows stage's own per-split path (:func:`ttmbio.windows.build._write_split`:
+read ``.vital`` → resample, filter, gate → write zarr) on the VitalDB cases of a split file.
+Peak memory is measured in a fresh process per run (``ru_maxrss`` of that process), with one
+worker, so the number is the whole stage's footprint and comparable between N and 4N cases.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import resource
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from ttmbio.errors import SourceError
+from ttmbio.params import Params
+from ttmbio.sources.vital_dir import read_track_names
+from ttmbio.windows.build import _write_split
+
+
+def _no_progress(items: Any, total: int, label: str) -> Any:
+    return items
+
+
+def vitaldb_rows(split_doc: dict[str, Any], n: int) -> list[dict[str, Any]]:
+    rows = split_doc["datasets"]["vitaldb"]["cases"]
+    if len(rows) < n:
+        raise SourceError(
+            f"the split file lists {len(rows)} VitalDB cases, the benchmark needs {n}; run "
+            "`dvc repro splits` on a larger dataset or use --quick"
+        )
+    return rows[:n]
+
+
+def recorded_seconds(rows: list[dict[str, Any]]) -> float:
+    """Total recording time of ``rows`` from the files' headers (no samples read)."""
+    return sum(read_track_names(Path(r["file"]))[1] for r in rows)
+
+
+def _with_workers(params: Params, workers: int) -> Params:
+    windows = params.windows.model_copy(update={"workers": workers})
+    return params.model_copy(update={"windows": windows})
+
+
+def _write(params: Params, rows: list[dict[str, Any]], folder: Path) -> int:
+    result = _write_split("vitaldb", "bench", rows, params, folder / "bench.zarr", _no_progress)
+    return int(result["metrics"]["windows"])
+
+
+def windowing_throughput(
+    params: Params, rows: list[dict[str, Any]], workers: list[int], repeats: int
+) -> dict[str, Any]:
+    """x real time per core for each worker count: recorded seconds / (wall s x workers)."""
+    seconds = recorded_seconds(rows)
+    out: dict[str, Any] = {"cases": len(rows), "recorded_hours": seconds / 3600}
+    with tempfile.TemporaryDirectory(prefix="ttmbio-bench-") as tmp:
+        for w in workers:
+            p = _with_workers(params, w)
+            walls = []
+            for r in range(repeats):
+                folder = Path(tmp) / f"w{w}-{r}"
+                folder.mkdir()
+                start = time.perf_counter()
+                _write(p, rows, folder)
+                walls.append(time.perf_counter() - start)
+                shutil.rmtree(folder)
+            wall = statistics.median(walls)
+            out[f"workers_{w}"] = {
+                "wall_s": wall,
+                "x_realtime": seconds / wall,
+                "x_realtime_per_core": seconds / (wall * w),
+            }
+    if len(workers) > 1:
+        lo, hi = min(workers), max(workers)
+        out["speedup"] = out[f"workers_{lo}"]["wall_s"] / out[f"workers_{hi}"]["wall_s"]
+    return out
+
+
+def _child(params: Params, rows: list[dict[str, Any]], queue: Any) -> None:
+    with tempfile.TemporaryDirectory(prefix="ttmbio-rss-") as tmp:
+        _write(_with_workers(params, 1), rows, Path(tmp))
+    queue.put(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)  # KiB on Linux
+
+
+def peak_rss_bytes(params: Params, rows: list[dict[str, Any]]) -> int:
+    """Peak resident memory of a fresh process windowing ``rows`` (one worker)."""
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_child, args=(params, rows, queue))
+    proc.start()
+    peak = queue.get(timeout=900)
+    proc.join(timeout=60)
+    if proc.exitcode != 0:
+        raise RuntimeError(f"windowing child exited with {proc.exitcode}")
+    return int(peak)
+
+
+def windows_memory(
+    params: Params, split_doc: dict[str, Any], n: int, repeats: int
+) -> dict[str, Any]:
+    """Peak RSS for N and 4N cases (medians over ``repeats`` fresh processes) and their ratio."""
+    small, large = vitaldb_rows(split_doc, n), vitaldb_rows(split_doc, 4 * n)
+    rss_n = statistics.median(peak_rss_bytes(params, small) for _ in range(repeats))
+    rss_4n = statistics.median(peak_rss_bytes(params, large) for _ in range(repeats))
+    return {
+        "cases_n": n,
+        "peak_rss_n_mb": rss_n / 2**20,
+        "peak_rss_4n_mb": rss_4n / 2**20,
+        "ratio_4n_to_n": rss_4n / rss_n,
+    }
