@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from tests import network_guard
 from tests.fixtures.files import make_butppg_dir, make_vital_dir
 
 # tests never reach a model hub: a missing local checkpoint must fail, not download
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+network_guard.install()  # loopback only, in this process (DVC subprocesses run offline work)
 
 
 @pytest.fixture
