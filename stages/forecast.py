@@ -32,6 +32,14 @@ def _read(csv: Path, id_column: str):  # -> pd.DataFrame
         raise SourceError(f"{csv}: not a readable CSV ({str(err).splitlines()[0]})") from None
 
 
+def _test_cutoff(cfg, frames):  # -> (test frame, per-patient adaptation cutoff)
+    from ttmbio.forecast.splits import adaptation_cutoff
+
+    m, test = cfg.model, frames["test"]
+    fraction = cfg.splits.adapt_fraction
+    return test, adaptation_cutoff(test, m.id_column, m.timestamp_column, fraction)
+
+
 def _split_frames(data: Path, params: Path):
     cfg = load_params(params).forecast
     frame = _read(data / "glucose.csv", cfg.model.id_column)
@@ -52,7 +60,7 @@ def data(
     import pandas as pd
 
     from ttmbio.atomic import atomic_dir, atomic_write_json
-    from ttmbio.forecast.quality import check_and_clean
+    from ttmbio.forecast.quality import check_with_config
     from ttmbio.forecast.splits import split_patients
     from ttmbio.forecast.synth import synthesize_glucose
 
@@ -60,16 +68,7 @@ def data(
     with atomic_dir(out) as tmp:
         summary = synthesize_glucose(cfg.data, tmp)
         frame = pd.read_csv(tmp / "glucose.csv", dtype={m.id_column: str})
-        _, report = check_and_clean(
-            frame,
-            target=m.target,
-            inputs=m.inputs,
-            id_column=m.id_column,
-            timestamp_column=m.timestamp_column,
-            resolution_min=m.resolution_min,
-            imputation=m.imputation,
-            max_nan_fraction=m.max_nan_fraction,
-        )
+        _, report = check_with_config(frame, m)
         patients = sorted(set(frame[m.id_column]) - set(report.dropped_patients))
         splits = split_patients(patients, cfg.splits.ratios, cfg.splits.seed)
         atomic_write_json(tmp / "splits.json", {"patients": splits})
@@ -132,11 +131,10 @@ def finetune(
     cfg, frames = _split_frames(data, params)
     from ttmbio.atomic import atomic_dir
     from ttmbio.forecast.model import Forecaster
-    from ttmbio.forecast.splits import adaptation_cutoff, before
+    from ttmbio.forecast.splits import before
 
     m = cfg.model
-    test = frames["test"]
-    cutoff = adaptation_cutoff(test, m.id_column, m.timestamp_column, cfg.splits.adapt_fraction)
+    test, cutoff = _test_cutoff(cfg, frames)
     forecaster = Forecaster.load(base)
     result = forecaster.fit(
         before(test, m.id_column, m.timestamp_column, cutoff),
@@ -165,11 +163,9 @@ def evaluate(
     from ttmbio.forecast.metrics import MGDL_PER_MMOL
     from ttmbio.forecast.model import Forecaster
     from ttmbio.forecast.plots import plot_clarke, plot_examples
-    from ttmbio.forecast.splits import adaptation_cutoff
 
     m = cfg.model
-    test = frames["test"]
-    cutoff = adaptation_cutoff(test, m.id_column, m.timestamp_column, cfg.splits.adapt_fraction)
+    test, cutoff = _test_cutoff(cfg, frames)
     runs = {
         "finetuned": Forecaster.load(finetuned).predict(test, cfg.eval_stride),
         "zero_shot": Forecaster.load(base).predict(test, cfg.eval_stride),

@@ -26,7 +26,7 @@ import pandas as pd
 import torch
 
 from ttmbio.errors import SourceError
-from ttmbio.forecast.quality import QualityReport, check_and_clean
+from ttmbio.forecast.quality import QualityReport, check_with_config
 from ttmbio.params import ForecastModelConfig
 
 FORMAT = "ttmbio.forecaster/1"
@@ -61,17 +61,7 @@ class Forecaster:
         self, data: pd.DataFrame | dict[str, pd.DataFrame]
     ) -> tuple[pd.DataFrame, QualityReport]:
         """Quality checks and imputation (see :mod:`ttmbio.forecast.quality`)."""
-        c = self.config
-        frame, report = check_and_clean(
-            data,
-            target=c.target,
-            inputs=self.inputs if self.inputs is not None else c.inputs,
-            id_column=c.id_column,
-            timestamp_column=c.timestamp_column,
-            resolution_min=c.resolution_min,
-            imputation=c.imputation,
-            max_nan_fraction=c.max_nan_fraction,
-        )
+        frame, report = check_with_config(data, self.config, self.inputs)
         if self.inputs is not None:
             missing = [x for x in self.inputs if x not in frame.columns]
             if missing:

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ttmbio.errors import ConfigError, SourceError
+from ttmbio.params import ForecastModelConfig
 
 Imputation = Literal["mean", "median", "forward_fill"]
 IMPUTATIONS = ("mean", "median", "forward_fill")
@@ -297,3 +298,22 @@ def check_and_clean(
         duplicates=duplicates,
     )
     return frame.reset_index(drop=True), report
+
+
+def check_with_config(
+    data: pd.DataFrame | dict[str, pd.DataFrame],
+    config: ForecastModelConfig,
+    inputs: list[str] | None = None,
+) -> tuple[pd.DataFrame, QualityReport]:
+    """:func:`check_and_clean` with the columns and rules of ``forecast.model`` params
+    (``inputs`` overrides ``config.inputs``, e.g. the ones a trained model kept)."""
+    return check_and_clean(
+        data,
+        target=config.target,
+        inputs=config.inputs if inputs is None else inputs,
+        id_column=config.id_column,
+        timestamp_column=config.timestamp_column,
+        resolution_min=config.resolution_min,
+        imputation=config.imputation,
+        max_nan_fraction=config.max_nan_fraction,
+    )
