@@ -6,6 +6,7 @@ import typer
 
 from stages.bench import bench
 from stages.calibrate import calibrate
+from stages.cv import cv, cv_fold
 from stages.evaluate import evaluate
 from stages.finetune import finetune
 from stages.forecast import forecast_app
@@ -29,6 +30,8 @@ app.command()(pretrain)
 app.command()(finetune)
 app.command()(calibrate)
 app.command()(evaluate)
+app.command(name="cv-fold")(cv_fold)
+app.command()(cv)
 app.command()(predict)
 app.add_typer(forecast_app, name="forecast")
 app.command()(bench)

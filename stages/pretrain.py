@@ -26,15 +26,12 @@ def pretrain(
 ) -> None:
     """Pretrain the encoder on VitalDB windows; under torchrun, one process per device."""
     cfg = load_params(params)
-    from dvclive import Live
-
     from ttmbio.curves import plot_curves
     from ttmbio.distributed import barrier, init_distributed, shutdown
 
     info = init_distributed()
     try:
-        live = Live(dir=str(metrics), save_dvc_exp=False, dvcyaml=None) if info.is_main else None
-        summary = _train(cfg, windows, work, out, live, info)
+        summary, live = _train(cfg, windows, work, out, metrics, info)
         # every rank frees its DDP model while the process group still exists: a reducer
         # destroyed after destroy_process_group can hang on gloo's worker threads
         gc.collect()
@@ -68,8 +65,18 @@ def pretrain(
         shutdown(info)
 
 
-def _train(cfg: Any, windows: Path, work: Path, out: Path, live: Any, info: Any) -> dict:
-    """Build and run the trainer; it (and its DDP wrapper) is released when this returns."""
+def _train(
+    cfg: Any, windows: Path, work: Path, out: Path, metrics: Path, info: Any
+) -> tuple[dict, Any]:
+    """Build and run the trainer; it (and its DDP wrapper) is released when this returns.
+
+    The dvclive folder is made only once the trainer is built, so windows or params that
+    cannot work are refused with no output written.
+    """
+    from dvclive import Live
+
     from ttmbio.ssl.pretrain import build_pretrainer, run_pretraining
 
-    return run_pretraining(build_pretrainer(cfg, windows, info), work, out, live)
+    trainer = build_pretrainer(cfg, windows, info)
+    live = Live(dir=str(metrics), save_dvc_exp=False, dvcyaml=None) if info.is_main else None
+    return run_pretraining(trainer, work, out, live), live

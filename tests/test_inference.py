@@ -10,6 +10,7 @@ import torch
 from torchmetrics.functional.classification import binary_auroc
 
 from tests.test_finetune import run, tiny  # noqa: F401 - module fixture
+from ttmbio.errors import ConfigError, SourceError
 from ttmbio.inference import load_finetuned, score_store
 from ttmbio.params import Params
 
@@ -25,3 +26,13 @@ def test_reloaded_model_reproduces_the_validation_auroc(
     auroc = binary_auroc(torch.tensor(scored["score"]), torch.tensor(scored["label"]).long())
     assert float(auroc) == pytest.approx(summary["val_auroc"], abs=1e-6)
     assert len(scored["case_id"]) == len(scored["score"])
+
+
+def test_a_pretrained_checkpoint_or_windows_of_another_dataset_are_refused(
+    tiny: tuple[Path, Params],  # noqa: F811
+) -> None:
+    with pytest.raises(SourceError, match=r"pretrain/best\.pt: not a fine-tuned model"):
+        load_finetuned(tiny[0] / "pretrain")
+    loaded = load_finetuned(run(tiny, "fits")[0])
+    with pytest.raises(ConfigError, match=r"vitaldb/val\.zarr: windows of 1024 samples at 125 Hz"):
+        score_store(loaded, tiny[0] / "windows/vitaldb/val.zarr")

@@ -55,7 +55,8 @@ def test_out_of_range_values_show_value_and_rule(tmp_path: Path) -> None:
     ("doc", "expected"),
     [
         ({"splits": {"vitaldb": {"case_set": "bis2"}}}, "splits.vitaldb.case_set='bis2'"),
-        ({"splits": {"k_folds": 1}}, "splits.k_folds must be 0 (off) or >= 2"),
+        ({"splits": {"folds": [0]}}, "splits.folds must be [] (off) or [0, 1, ..., k-1]"),
+        ({"splits": {"folds": [1, 2]}}, "got [1, 2]; e.g. splits.folds=[0,1,2,3,4]"),
         ({"splits": {"ratios": {"train": 1.0}}}, "splits.ratios must have exactly the keys"),
         (
             {"data": {"vitaldb": {"required_channels": ["ECG", "SPO2"]}}},

@@ -67,8 +67,8 @@ def test_case_set_keeps_only_cases_with_its_tracks(tmp_path: Path) -> None:
     assert metrics["vitaldb"]["excluded_by_case_set"] == 8
 
 
-def test_k_folds_cover_train_and_val_only(tmp_path: Path) -> None:
-    doc, metrics = build_split_file(params_for(tmp_path, k_folds=2))
+def test_folds_cover_train_and_val_only(tmp_path: Path) -> None:
+    doc, metrics = build_split_file(params_for(tmp_path, folds=[0, 1]))
     for row in doc["datasets"]["butppg"]["cases"]:
         assert (row["fold"] is None) == (row["split"] == "test")
     assert sum(metrics["butppg"]["folds"].values()) == 10 - metrics["butppg"]["test"]["cases"]

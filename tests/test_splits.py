@@ -109,7 +109,7 @@ def test_folds_are_subject_disjoint_and_cover_every_case(stratify_by: str | None
 
 def test_more_folds_than_subjects_is_a_config_error() -> None:
     cases = make_cases(n_subjects=3)
-    with pytest.raises(ConfigError, match=r"splits\.k_folds=5 needs at least 5 subjects"):
+    with pytest.raises(ConfigError, match=r"splits\.folds: 5 folds need at least 5 subjects"):
         assign_folds(cases, k=5, seed=0)
 
 

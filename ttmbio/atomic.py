@@ -19,11 +19,38 @@ def _tmp_sibling(target: Path, tag: str) -> Path:
     return target.with_name(f".{target.name}.{tag}-{os.getpid()}")
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def remove_stale(target: Path) -> list[Path]:
+    """Delete temp siblings of ``target`` left by writers that were killed (SIGKILL skips
+    every cleanup); those of live processes are left alone. Returns what was removed."""
+    removed = []
+    for sibling in Path(target).parent.glob(f".{Path(target).name}.*-*"):
+        tag, _, pid = sibling.name.rpartition("-")
+        if not tag.endswith((".tmp", ".old")) or not pid.isdigit() or _alive(int(pid)):
+            continue
+        if sibling.is_dir() and not sibling.is_symlink():
+            shutil.rmtree(sibling, ignore_errors=True)
+        else:
+            sibling.unlink(missing_ok=True)
+        removed.append(sibling)
+    return removed
+
+
 @contextmanager
 def atomic_dir(target: Path) -> Iterator[Path]:
     """Yield an empty temp folder that replaces ``target`` when the block succeeds."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale(target)
     tmp = _tmp_sibling(target, "tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
@@ -42,6 +69,7 @@ def atomic_dir(target: Path) -> Iterator[Path]:
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale(path)
     tmp = _tmp_sibling(path, "tmp")
     try:
         tmp.write_bytes(data)

@@ -11,6 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ttmbio.calibration import Calibrator, calibration_report, fit_calibrator, reliability_curve
 from ttmbio.errors import ConfigError
 from ttmbio.inference import load_finetuned, score_store
@@ -31,7 +33,13 @@ def calibrate(
         )
     val = score_store(loaded, windows / loaded.dataset / "val.zarr")
     known = val["label"] >= 0
-    probs, labels = val["score"][known], val["label"][known].astype(int)
+    return fit_on_val(cfg, val["score"][known], val["label"][known].astype(int))
+
+
+def fit_on_val(
+    cfg: CalibrateParams, probs: np.ndarray, labels: np.ndarray
+) -> tuple[Calibrator, dict[str, Any], dict[str, Any]]:
+    """Fit on val probabilities; keep the identity if the fit would make val ECE worse."""
     fitted = fit_calibrator(probs, labels, cfg.method)
     before = calibration_report(probs, labels, cfg.n_bins)
     after = calibration_report(fitted.apply(probs), labels, cfg.n_bins)
@@ -41,7 +49,7 @@ def calibrate(
     metrics = {
         "method": cfg.method,
         "applied": kept.method if kept is fitted else "identity",
-        "val_windows": int(known.sum()),
+        "val_windows": len(labels),
         "val_before": before,
         "val_after": after,
     }

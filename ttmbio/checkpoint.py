@@ -12,6 +12,7 @@ from typing import Any
 
 import torch
 
+from ttmbio.atomic import remove_stale
 from ttmbio.errors import ConfigError, SourceError
 
 
@@ -19,6 +20,7 @@ def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
     """Write whole or not at all (temp file, then rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale(path)  # a killed run's half-written temp file
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         torch.save(payload, tmp)
@@ -40,13 +42,21 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
 
 
 def check_compatible(ckpt: dict[str, Any], path: Path, model: dict[str, Any]) -> None:
-    """Refuse a checkpoint whose shapes disagree with the current ``model`` params."""
+    """Refuse a checkpoint that is no pretrained encoder, or whose channels or shapes
+    disagree with the current ``model`` params (a model pretrained under other params)."""
+    if "encoder" not in ckpt or "model" not in ckpt.get("config", {}):
+        raise SourceError(
+            f"{path}: not a pretrained encoder checkpoint; pass the folder written by "
+            "`ttmbio pretrain` (models/pretrain)"
+        )
     saved = ckpt["config"]["model"]
     for key in (
+        "channels",  # what the encoder was pretrained on (fine-tuning inflates from these)
         "context_length",
         "patch_length",
         "d_model",
         "num_layers",
+        "expansion_factor",
         "adaptive_patching_levels",
         "mode",
     ):

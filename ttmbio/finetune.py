@@ -31,6 +31,7 @@ from tqdm import tqdm
 from ttmbio.atomic import atomic_dir, atomic_write_json
 from ttmbio.checkpoint import check_compatible, load_checkpoint, save_checkpoint
 from ttmbio.errors import SourceError
+from ttmbio.folds import case_folds, window_folds
 from ttmbio.inference import score_windows
 from ttmbio.model.encoder import TTMEncoder
 from ttmbio.model.heads import ClassifierHead, EncoderClassifier
@@ -39,7 +40,7 @@ from ttmbio.model.lora import LoraSettings, apply_lora, lora_fraction, merge_lor
 from ttmbio.model.unfreeze import set_stage, trainable_count
 from ttmbio.params import ModelParams, Params
 from ttmbio.training import MetricLogger, fingerprint_of, log_row, prepare_work_dir
-from ttmbio.windows.dataset import WindowDataset, make_loader
+from ttmbio.windows.dataset import PooledWindows, WindowDataset, make_loader
 from ttmbio.windows.recipe import recipe_of
 from ttmbio.windows.store import read_stats
 
@@ -114,8 +115,8 @@ def build_model(params: Params, pretrained: Path | None) -> EncoderClassifier:
 class Finetuner:
     params: Params
     model: EncoderClassifier
-    train: WindowDataset
-    val: WindowDataset
+    train: WindowDataset | PooledWindows
+    val: WindowDataset | PooledWindows
     train_idx: np.ndarray
     val_idx: np.ndarray
     fingerprint: str
@@ -135,19 +136,48 @@ class Finetuner:
         return nn.functional.mse_loss(logits, (y - self.target_mean) / self.target_std)
 
 
-def build_finetuner(params: Params, windows: Path, pretrained: Path | None) -> Finetuner:
+def _split_datasets(
+    params: Params, folder: Path, fold: int | None, split_doc: dict[str, Any] | None
+) -> tuple[WindowDataset | PooledWindows, WindowDataset | PooledWindows, np.ndarray, np.ndarray]:
+    """(train, val, train targets, val targets); a target is NaN where a window is not used.
+
+    Without a fold: the train and val stores. With one: train+val pooled, the fold's cases
+    validating and the other folds training.
+    """
+    spec = params.finetune.spec
+    length = params.model.context_length  # stale windows of another length: refused here
+    train = WindowDataset(folder / "train.zarr", spec.channels, [spec.target], length=length)
+    val = WindowDataset(folder / "val.zarr", spec.channels, [spec.target], length=length)
+    if fold is None:
+        y_train = train.targets[spec.target].numpy().astype(np.float64)
+        return train, val, y_train, val.targets[spec.target].numpy().astype(np.float64)
+    if split_doc is None:
+        raise ValueError("a fold needs the split file")
+    pool = PooledWindows([train, val])
+    in_fold = window_folds(pool.meta("case_id"), case_folds(split_doc, spec.dataset), folder)
+    y = pool.targets[spec.target].numpy().astype(np.float64)
+    return pool, pool, np.where(in_fold == fold, np.nan, y), np.where(in_fold == fold, y, np.nan)
+
+
+def build_finetuner(
+    params: Params,
+    windows: Path,
+    pretrained: Path | None,
+    fold: int | None = None,
+    split_doc: dict[str, Any] | None = None,
+) -> Finetuner:
+    """Model and data of a run; ``fold`` (with the split file) makes it a cross-validation
+    fold: trained on the other folds of train+val, validated on this one."""
     fp, spec = params.finetune, params.finetune.spec
     folder = windows / spec.dataset
-    train = WindowDataset(folder / "train.zarr", spec.channels, targets=[spec.target])
-    val = WindowDataset(folder / "val.zarr", spec.channels, targets=[spec.target])
-    y_train = train.targets[spec.target].numpy().astype(np.float64)
-    y_val = val.targets[spec.target].numpy().astype(np.float64)
+    train, val, y_train, y_val = _split_datasets(params, folder, fold, split_doc)
     train_idx = label_subset(y_train, spec.kind, fp.label_fraction, fp.seed)
     val_idx = label_subset(y_val, spec.kind, 1.0, fp.seed)
     for name, idx, y in (("train", train_idx, y_train), ("val", val_idx, y_val)):
         if len(idx) == 0 or (spec.kind == "binary" and len(np.unique(y[idx])) < 2):
+            where = folder / f"{name}.zarr" if fold is None else f"{folder} fold {fold}"
             raise SourceError(
-                f"{folder / (name + '.zarr')}: the {name} split has no usable "
+                f"{where}: the {name} split has no usable "
                 f"{'two-class ' if spec.kind == 'binary' else ''}labels for "
                 f"finetune.task={fp.task!r}; check splits and metrics/windows.json"
             )
@@ -163,6 +193,7 @@ def build_finetuner(params: Params, windows: Path, pretrained: Path | None) -> F
             {
                 "params": params.model_dump(mode="json", include={"model", "finetune"}),
                 "stats": (folder / "stats.json").read_text(),
+                "fold": fold,
                 "pretrained": (pretrained / "summary.json").read_text()
                 if fp.init == "pretrained" and pretrained is not None
                 else None,
@@ -179,7 +210,9 @@ def build_finetuner(params: Params, windows: Path, pretrained: Path | None) -> F
     return tuner
 
 
-def predict(t: Finetuner, ds: WindowDataset, idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+def predict(
+    t: Finetuner, ds: WindowDataset | PooledWindows, idx: np.ndarray
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Scores (probabilities, or targets in their units) and labels for windows ``idx``."""
     spec = t.params.finetune.spec
     return score_windows(
@@ -276,7 +309,7 @@ def _payload(
         },
         # how raw recordings become this model's windows, for `ttmbio predict`
         "preprocessing": recipe_of(
-            t.params, fp.spec.dataset, read_stats(t.train.store.path.parent)
+            t.params, fp.spec.dataset, read_stats(t.train.folder)
         ).model_dump(mode="json"),
     }
 

@@ -15,12 +15,13 @@ import numpy as np
 import torch
 
 from ttmbio.checkpoint import load_checkpoint
-from ttmbio.errors import SourceError
+from ttmbio.errors import ConfigError, SourceError
 from ttmbio.model.encoder import TTMEncoder
 from ttmbio.model.heads import ClassifierHead, EncoderClassifier
 from ttmbio.params import FinetuneParams, ModelParams
-from ttmbio.windows.dataset import WindowDataset, make_loader
+from ttmbio.windows.dataset import PooledWindows, WindowDataset, make_loader
 from ttmbio.windows.recipe import WindowRecipe
+from ttmbio.windows.store import WindowStore
 
 MODEL_FILE = "best.pt"
 
@@ -60,10 +61,22 @@ def model_digest(model_dir: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def _check_finetuned(ckpt: dict[str, Any], path: Path) -> None:
+    """A pretrained encoder's checkpoint (or any other) lacks the task and head: say so."""
+    keys = ("model", "channels", "task", "target_scale", "config")
+    if not all(k in ckpt for k in keys) or "finetune" not in ckpt["config"]:
+        raise SourceError(
+            f"{path}: not a fine-tuned model (no task or head in it; a pretrained encoder?); "
+            "pass a run folder written by `ttmbio finetune`, e.g. models/finetune/pretrained-1.0"
+        )
+
+
 def load_finetuned(model_dir: Path) -> LoadedModel:
     """The best weights of a ``ttmbio finetune`` run, in eval mode."""
     digest = model_digest(model_dir)
-    ckpt = load_checkpoint(Path(model_dir) / MODEL_FILE)
+    path = Path(model_dir) / MODEL_FILE
+    ckpt = load_checkpoint(path)
+    _check_finetuned(ckpt, path)
     cfg = ModelParams.model_validate(ckpt["config"]["model"])
     ft = FinetuneParams.model_validate(ckpt["config"]["finetune"])
     channels = list(ckpt["channels"])
@@ -77,7 +90,15 @@ def load_finetuned(model_dir: Path) -> LoadedModel:
         ft.head.activation,
     )
     model = EncoderClassifier(TTMEncoder(cfg, channels), head)
-    model.load_state_dict(ckpt["model"])
+    try:
+        model.load_state_dict(ckpt["model"])
+    except RuntimeError as err:  # shapes or names that the saved config does not build
+        lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+        detail = lines[min(1, len(lines) - 1)][:200] if lines else type(err).__name__
+        raise SourceError(
+            f"{path}: weights do not fit the config saved with them ({detail}); "
+            "re-run `ttmbio finetune`"
+        ) from None
     model.eval()
     mean, std = ckpt["target_scale"]
     task = ckpt["task"]
@@ -98,7 +119,7 @@ def load_finetuned(model_dir: Path) -> LoadedModel:
 @torch.no_grad()
 def score_windows(
     model: torch.nn.Module,
-    ds: WindowDataset,
+    ds: WindowDataset | PooledWindows,
     target: str,
     kind: str,
     target_scale: tuple[float, float],
@@ -121,8 +142,31 @@ def score_windows(
     return torch.cat(scores), torch.cat(labels)
 
 
+def check_fits(loaded: LoadedModel, store: WindowStore) -> None:
+    """Refuse windows the model was not trained on the like of (channels, length, rate)."""
+    context = int(loaded.config["model"]["context_length"])
+    fs = float(loaded.config.get("windows", {}).get("fs", store.fs))
+    missing = [c for c in loaded.channels if c not in store.channels]
+    if missing or store.length != context or store.fs != fs:
+        raise ConfigError(
+            f"{store.path}: windows of {store.length} samples at {store.fs:g} Hz with channels "
+            f"{store.channels} do not fit the model ({context} samples at {fs:g} Hz, channels "
+            f"{loaded.channels}); fine-tune on these windows (`ttmbio finetune`), or re-make "
+            "them with the model's windows params (`dvc repro windows`)"
+        )
+
+
 def score_store(loaded: LoadedModel, store: Path, batch_size: int = 256) -> dict[str, np.ndarray]:
     """Per-window scores and labels of a whole store, with the windows' ids."""
+    windows = WindowStore(store)
+    check_fits(loaded, windows)
+    if len(windows) == 0:
+        split = windows.group.attrs.get("split", windows.path.stem)
+        raise SourceError(
+            f"{windows.path}: the {split} split has no windows to score; give it cases "
+            f"(splits.ratios.{split} > 0, or more subjects) or see the rejections in "
+            "metrics/windows.json"
+        )
     ds = WindowDataset(store, loaded.channels, targets=[loaded.target])
     scores, labels = score_windows(
         loaded.model, ds, loaded.target, loaded.kind, loaded.target_scale, batch_size=batch_size

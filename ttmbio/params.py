@@ -160,7 +160,9 @@ class SplitsParams(Section):
     fasttrack_cases: dict[str, Annotated[int, Field(ge=0)]] = Field(
         default_factory=lambda: {"train": 50, "val": 0, "test": 20}
     )
-    k_folds: Annotated[int, Field(ge=0)] = 0
+    # fold ids, [] = off; [0, 1, 2, 3, 4] = 5 subject-disjoint folds over train+val. A list,
+    # not a count, because DVC's `matrix` runs one cv-fold stage per entry of it.
+    folds: list[int] = Field(default_factory=list)
     vitaldb: VitalDBSplit = VitalDBSplit()
     butppg: DatasetSplit = DatasetSplit(stratify_by="quality", summarize=["quality", "hr"])
 
@@ -176,9 +178,17 @@ class SplitsParams(Section):
             raise ValueError(
                 f"ratios must sum to 1, got {total:g} ({dict(self.ratios)}); adjust train/val/test"
             )
-        if self.k_folds == 1:
-            raise ValueError("k_folds must be 0 (off) or >= 2, got 1")
+        if self.folds and (len(self.folds) < 2 or self.folds != list(range(len(self.folds)))):
+            raise ValueError(
+                f"folds must be [] (off) or [0, 1, ..., k-1] with k >= 2, got {self.folds}; "
+                "e.g. splits.folds=[0,1,2,3,4] for 5-fold cross-validation"
+            )
         return self
+
+    @property
+    def k_folds(self) -> int:
+        """Number of cross-validation folds (0: off)."""
+        return len(self.folds)
 
 
 # --------------------------------------------------------------------------- windows

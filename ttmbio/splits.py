@@ -129,8 +129,8 @@ def assign_folds(
     n_groups = len(set(groups))
     if n_groups < k:
         raise ConfigError(
-            f"splits.k_folds={k} needs at least {k} subjects outside the test "
-            f"split, found {n_groups}; lower splits.k_folds"
+            f"splits.folds: {k} folds need at least {k} subjects outside the test "
+            f"split, found {n_groups}; use fewer folds"
         )
     x = np.zeros((len(cases), 1))
     if stratify_by is None:

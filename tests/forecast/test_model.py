@@ -54,6 +54,8 @@ def fitted(data: dict[str, pd.DataFrame]) -> Forecaster:
     result = f.fit(train, data["p2"])
     assert result["train_windows"] > 0 and result["val_windows"] > 0
     assert any("eval_loss" in row for row in result["history"])
+    # wall-clock timings would make every rerun's saved folder (and its dvc.lock hash) differ
+    assert not [k for row in result["history"] for k in row if "runtime" in k or "per_sec" in k]
     return f
 
 

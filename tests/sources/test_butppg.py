@@ -84,3 +84,9 @@ def test_missing_annotations_or_folder_is_a_source_error(tmp_path: Path) -> None
     tmp_path.mkdir(exist_ok=True)
     with pytest.raises(SourceError, match=r"quality-hr-ann\.csv"):
         scan_butppg_dir(tmp_path)
+
+
+def test_a_missing_data_file_is_a_case_error_naming_the_header(butppg_dir: Path) -> None:
+    (butppg_dir / "100001" / "100001_ECG.dat").unlink()
+    with pytest.raises(CaseError, match=r"100001_ECG\.hea: unreadable WFDB record \("):
+        load_butppg_record(butppg_dir, "100001")

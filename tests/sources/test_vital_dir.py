@@ -4,8 +4,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import vitaldb
 
-from tests.fixtures.files import make_vital_dir, standard_tracks, write_vital
+from tests.fixtures.files import DTSTART, make_vital_dir, sine, standard_tracks, write_vital
 from ttmbio.errors import CaseError, SourceError
 from ttmbio.params import VitalDBData
 from ttmbio.sources.vital_dir import (
@@ -100,3 +101,21 @@ def test_all_nan_track_is_a_case_error_naming_the_file(tmp_path: Path) -> None:
     write_vital(tmp_path / "1.vital", tracks)
     with pytest.raises(CaseError, match=r"1\.vital: track SNUADC/ART \(ABP\) has no finite"):
         load_vital_recording(tmp_path / "1.vital", "1", "1", {"ABP": "SNUADC/ART"})
+
+
+def test_each_track_is_read_at_the_rate_it_was_recorded_at(tmp_path: Path) -> None:
+    """vitaldb would repeat a 100 Hz track's samples into a 500 Hz staircase."""
+    ppg = sine(2000, 100.0, 1.2, 20.0, 50.0)
+    vf = vitaldb.VitalFile()
+    vf.dtstart, vf.dtend = DTSTART, DTSTART + 20.0
+    vf.add_track("SNUADC/PLETH", [{"dt": DTSTART, "val": ppg}], srate=100.0)
+    vf.add_track("SNUADC/ECG_II", [{"dt": DTSTART, "val": sine(10_000, 500.0, 1.2)}], srate=500.0)
+    vf.add_track("Solar8000/HR", [{"dt": DTSTART + t, "val": 72.0} for t in range(0, 20, 2)])
+    vf.to_vital(str(tmp_path / "1.vital"))
+    rec = load_vital_recording(
+        tmp_path / "1.vital", "1", "1", {"PPG": "SNUADC/PLETH", "ECG": "SNUADC/ECG_II"}
+    )
+    assert (rec.signals["PPG"].fs, rec.signals["ECG"].fs) == (100.0, 500.0)
+    np.testing.assert_allclose(rec.signals["PPG"].data, ppg, atol=1e-6)
+    with pytest.raises(CaseError, match=r"track Solar8000/HR \(ECG\) is a numeric track"):
+        load_vital_recording(tmp_path / "1.vital", "1", "1", {"ECG": "Solar8000/HR"})

@@ -10,7 +10,7 @@ import torch
 from tests.fixtures.pipeline import build_tiny_pipeline, tiny_params
 from ttmbio.checkpoint import check_compatible, load_checkpoint
 from ttmbio.distributed import DistInfo
-from ttmbio.errors import ConfigError
+from ttmbio.errors import ConfigError, SourceError
 from ttmbio.model.encoder import TTMEncoder
 from ttmbio.params import Params
 from ttmbio.ssl import pretrain as pt
@@ -67,6 +67,11 @@ def test_checkpoint_for_another_context_is_refused(trained: tuple[Path, dict]) -
     other = dict(ckpt["config"]["model"], context_length=512)
     with pytest.raises(ConfigError, match=r"model\.context_length=1024 but params say"):
         check_compatible(ckpt, out / "best.pt", other)
+    other = dict(ckpt["config"]["model"], channels=["PPG", "ECG", "ABP"])
+    with pytest.raises(ConfigError, match=r"model\.channels=\['PPG', 'ECG'\] but params say"):
+        check_compatible(ckpt, out / "best.pt", other)
+    with pytest.raises(SourceError, match="not a pretrained encoder checkpoint"):
+        check_compatible({"config": ckpt["config"]}, out / "best.pt", other)
 
 
 def test_loss_goes_down(trained: tuple[Path, dict]) -> None:

@@ -87,7 +87,8 @@ def deep_update(base: dict, extra: dict) -> dict:
 def copy_repo(dest: Path, params: dict | None = None) -> Path:
     """Copy the working tree as git sees it (tracked + untracked, not ignored), then commit.
 
-    Built outputs (data/, models/, metrics/) are DVC's and are left behind, as in a clone.
+    Built outputs (data/, models/, metrics/) are DVC's and are left behind, as in a fresh
+    project; READMEs there stay (``metrics/cv/README.md`` keeps the ``cv`` stage's dep).
     """
     listed = subprocess.run(
         ["git", "ls-files", "-co", "--exclude-standard", "-z"],
@@ -98,7 +99,8 @@ def copy_repo(dest: Path, params: dict | None = None) -> Path:
     ).stdout.split("\0")
     for rel in filter(None, listed):
         src = REPO / rel
-        if src.is_file() and not rel.startswith(("data/", "models/", "metrics/")):
+        built = rel.startswith(("data/", "models/", "metrics/")) and not rel.endswith("README.md")
+        if src.is_file() and not built:
             (dest / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dest / rel)
     params_path = dest / "params.yaml"

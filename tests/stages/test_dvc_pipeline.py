@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import sys
+import time
 from pathlib import Path
 
 import pytest
+import yaml
 import zarr
 
 from tests.stages.repo import copy_repo, dvc, run
@@ -27,6 +31,7 @@ def repro_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "finetune@scratch-1.0",
         "calibrate",
         "evaluate",
+        "cv",
         "forecast-data",
         "forecast-train",
         "forecast-finetune",
@@ -57,6 +62,7 @@ def test_repro_writes_real_format_data_splits_and_metrics(repro_repo: Path) -> N
     assert "metrics/finetune/scratch-0.1/metrics.json" in shown and "val_auroc" in shown
     assert "metrics/calibrate.json" in shown and (repro_repo / "models/calibrate").is_dir()
     assert "metrics/evaluate.json" in shown and "auroc_ci_low" in shown and '"tp"' in shown
+    assert json.loads((repro_repo / "metrics/cv.json").read_text()) == {"k": 0}  # folds off
     for png in ("roc", "pr", "reliability", "confusion"):
         assert (repro_repo / f"plots/evaluate/{png}.png").stat().st_size > 1000
     assert "metrics/forecast/evaluate.json" in shown
@@ -102,7 +108,7 @@ def _numbers(tree: object, path: str = ""):
 
 def test_exp_run_with_another_seed_changes_the_split(repro_repo: Path) -> None:
     before = (repro_repo / "data/splits.json").read_text()
-    dvc(repro_repo, "exp", "run", "-S", "splits.seed=7")
+    dvc(repro_repo, "exp", "run", "splits", "-S", "splits.seed=7")  # only the stage compared
     after = (repro_repo / "data/splits.json").read_text()
     assert before != after
     params = dvc(repro_repo, "params", "diff").stdout
@@ -164,3 +170,40 @@ def test_push_to_a_local_remote_and_pull_into_a_fresh_clone(
         assert (clone / rel).read_bytes() == (repro_repo / rel).read_bytes(), rel
     status = dvc(clone, "status").stdout.lower()
     assert "up to date" in status or "nothing to reproduce" in status
+    shown = [
+        next(iter(json.loads(dvc(repo, "metrics", "show", "--json").stdout).values()))["data"]
+        for repo in (repro_repo, clone)
+    ]
+    assert shown[0] == shown[1] and "metrics/evaluate.json" in shown[0]
+
+
+def test_queued_sweep_then_apply_the_best(repro_repo: Path) -> None:
+    """The README's sweep recipe, as written, on a cheap param: queue, run, compare, apply."""
+    dvc(repro_repo, "exp", "run", "--queue", "-S", "evaluate.threshold=0.3,0.7")
+    dvc(repro_repo, "queue", "start", "-j", "1")
+    deadline = time.monotonic() + 600
+    while True:
+        status = dvc(repro_repo, "queue", "status").stdout
+        if "Queued" not in status and "Running" not in status:
+            break
+        assert time.monotonic() < deadline, status
+        time.sleep(2)
+    assert status.count("Success") == 2, status
+    sort = ("--sort-by", "metrics/evaluate.json:windows.accuracy", "--sort-order", "desc")
+    changed = dvc(repro_repo, "exp", "show", "--only-changed", "--csv", *sort).stdout
+    header = next(csv.reader(io.StringIO(changed)))
+    assert "evaluate.threshold" in header and "windows.auroc" not in header, header
+    table = dvc(repro_repo, "exp", "show", "--csv", *sort).stdout
+    rows = [r for r in csv.DictReader(io.StringIO(table)) if r["Experiment"]]
+    assert {float(r["evaluate.threshold"]) for r in rows} == {0.3, 0.7}, table
+    accuracies = [float(r["windows.accuracy"]) for r in rows]
+    assert accuracies == sorted(accuracies, reverse=True)
+    best = rows[0]
+    dvc(repro_repo, "exp", "apply", best["Experiment"])
+    applied = yaml.safe_load((repro_repo / "params.yaml").read_text())
+    assert applied["evaluate"]["threshold"] == float(best["evaluate.threshold"])
+    metrics = json.loads((repro_repo / "metrics/evaluate.json").read_text())
+    assert metrics["windows"]["accuracy"] == pytest.approx(float(best["windows.accuracy"]))
+    assert "up to date" in dvc(repro_repo, "status").stdout.lower()
+    run(repro_repo, "git", "checkout", "-q", "--", ".")
+    dvc(repro_repo, "checkout", "-q")

@@ -12,6 +12,7 @@ import zarr
 
 from tests.fixtures.files import standard_tracks, write_vital
 from tests.fixtures.pipeline import build_tiny_pipeline, no_progress
+from ttmbio.errors import ConfigError
 from ttmbio.params import Params
 from ttmbio.windows.build import build_windows
 from ttmbio.windows.store import WindowStore, channel_stats
@@ -103,3 +104,13 @@ def test_case_missing_a_track_or_all_nan_is_skipped_and_reported(built, tmp_path
     reasons = {s["case_id"]: s["reason"] for s in report["skipped"]["vitaldb"]}
     assert "no_art.vital: missing track(s) for ['ABP']" in reasons["no_art"]
     assert "nan_ppg.vital: track SNUADC/PLETH (PPG) has no finite samples" in reasons["nan_ppg"]
+
+
+def test_no_train_cases_is_refused_before_anything_is_written(built, tmp_path: Path) -> None:
+    _tmp, params, _metrics, extra = built
+    doc = json.loads(json.dumps(extra["doc"]))
+    for row in doc["datasets"]["butppg"]["cases"]:
+        row["split"] = "val" if row["split"] == "train" else row["split"]
+    with pytest.raises(ConfigError, match=r"no butppg case to the train split \(splits\.ratios"):
+        build_windows(params, doc, tmp_path / "windows", no_progress)
+    assert not (tmp_path / "windows").exists()

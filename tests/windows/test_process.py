@@ -163,3 +163,37 @@ def test_recording_shorter_than_a_window_is_a_case_error(clean: tuple[Recording,
     )
     with pytest.raises(CaseError, match="shorter than one window"):
         process_recording(short, CFG, PARAMS)
+
+
+def with_signal(rec: Recording, channel: str, sig: Signal) -> Recording:
+    return Recording(rec.dataset, rec.case_id, rec.subject_id, {**rec.signals, channel: sig})
+
+
+@pytest.mark.parametrize(
+    ("channel", "make", "reason"),
+    [
+        ("PPG", lambda s: Signal(np.full_like(s.data, 50.0), s.fs), "channel PPG is flat"),
+        ("ECG", lambda s: Signal(s.data[::10].copy(), s.fs / 10), "sampled at 50 Hz, too slow"),
+        ("ABP", lambda s: Signal(s.data.copy(), s.fs * 2), "channels disagree in duration"),
+        ("PPG", lambda s: Signal(np.full_like(s.data, np.nan), s.fs), "has no finite samples"),
+    ],
+    ids=["flat", "too-slow", "wrong-rate", "all-nan"],
+)
+def test_recordings_no_window_of_which_can_be_right_are_refused(
+    clean: tuple[Recording, object], channel: str, make, reason: str
+) -> None:
+    rec, _ = clean
+    broken = with_signal(rec, channel, make(rec.signals[channel]))
+    with pytest.raises(CaseError, match=reason):
+        process_recording(broken, CFG, PARAMS)
+
+
+def test_a_slower_rate_is_resampled_and_a_flat_channel_passes_without_the_flatline_gate(
+    clean: tuple[Recording, object],
+) -> None:
+    rec, _ = clean
+    slow = with_signal(rec, "ECG", Signal(rec.signals["ECG"].data[::5].copy(), FS / 5))
+    assert len(process_recording(slow, CFG, PARAMS).meta["start_s"]) > 0
+    flat = with_signal(rec, "PPG", Signal(np.full_like(rec.signals["PPG"].data, 50.0), FS))
+    no_flatline = CFG.model_copy(update={"gates": ["gap"]})
+    assert process_recording(flat, no_flatline, PARAMS).candidates > 0

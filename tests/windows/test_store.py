@@ -7,7 +7,8 @@ import pytest
 import zarr
 
 from ttmbio.errors import ConfigError, SourceError
-from ttmbio.windows.store import StoreWriter, WindowStore, channel_stats
+from ttmbio.windows.dataset import WindowDataset
+from ttmbio.windows.store import StoreWriter, WindowStore, channel_stats, read_stats
 
 CHANNELS = ["PPG", "ECG"]
 
@@ -73,3 +74,32 @@ def test_empty_store_and_unfinished_store(tmp_path: Path) -> None:
     zarr.open_group(str(tmp_path / "half.zarr"), mode="w")  # never closed by a writer
     with pytest.raises(SourceError, match=r"not a ttmbio\.windows/1 store"):
         WindowStore(tmp_path / "half.zarr")
+
+
+def test_a_damaged_chunk_is_a_one_line_source_error_naming_the_store(tmp_path: Path) -> None:
+    """Chunks carry a CRC32C: bytes changed in place are caught, not decoded into numbers."""
+    write_store(tmp_path / "s.zarr", [16])
+    shard = sorted((tmp_path / "s.zarr/signals").rglob("c/*/*/*"))[0]
+    data = bytearray(shard.read_bytes())
+    data[40:60] = b"\xab" * 20
+    shard.write_bytes(bytes(data))
+    store = WindowStore(tmp_path / "s.zarr")
+    with pytest.raises(SourceError, match=r"s\.zarr/signals: corrupt window store \(ValueError"):
+        store.check()
+    with pytest.raises(SourceError, match=r"`dvc repro -f windows` \(or `ttmbio windows`\)$"):
+        store.read(0, 4)
+    (tmp_path / "s.zarr/case_id/zarr.json").write_text("{")
+    with pytest.raises(SourceError, match=r"s\.zarr/case_id: corrupt window store \(JSONDecode"):
+        store.meta("case_id")
+    (tmp_path / "s.zarr/zarr.json").write_text("{")
+    with pytest.raises(SourceError, match=r"s\.zarr: corrupt window store \(JSONDecodeError"):
+        WindowStore(tmp_path / "s.zarr")
+
+
+def test_unreadable_stats_and_windows_of_another_length_are_one_line(tmp_path: Path) -> None:
+    write_store(tmp_path / "train.zarr", [8])
+    (tmp_path / "stats.json").write_text("{")
+    with pytest.raises(SourceError, match=r"stats\.json: unreadable statistics \(JSONDecodeError"):
+        read_stats(tmp_path)
+    with pytest.raises(ConfigError, match=r"windows of 16 samples, but the model reads 32"):
+        WindowDataset(tmp_path / "train.zarr", CHANNELS, normalize=False, length=32)

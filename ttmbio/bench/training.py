@@ -28,7 +28,8 @@ class InMemoryWindows(Dataset[dict[str, torch.Tensor]]):
     """A store's normalised windows held in one tensor, batch-compatible with WindowDataset."""
 
     def __init__(self, source: WindowDataset) -> None:
-        self.store = source.store  # make_loader reads store.block_windows for batching
+        self.store = source.store
+        self.block_windows = source.block_windows  # make_loader batches by read block
         self.x = source.__getitems__(list(range(len(source))))["x"]
 
     def __len__(self) -> int:

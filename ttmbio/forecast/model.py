@@ -44,6 +44,11 @@ class Forecasts:
     last: np.ndarray  # [n] last observed target value of the context (persistence)
 
 
+def _timing(key: str) -> bool:
+    """HF Trainer log keys that measure wall time (``train_runtime``, ``*_per_second``)."""
+    return key.endswith(("_runtime", "_per_second"))
+
+
 class Forecaster:
     """fit, predict, save, load and predict_zero_shot, set up by :class:`ForecastModelConfig`."""
 
@@ -255,8 +260,8 @@ class Forecaster:
         finally:
             if output_dir is None:
                 shutil.rmtree(work, ignore_errors=True)
-        self.history += [
-            {k: float(v) for k, v in row.items() if isinstance(v, int | float)}
+        self.history += [  # timings left out: a rerun saves byte-identical files (contract 6)
+            {k: float(v) for k, v in row.items() if isinstance(v, int | float) and not _timing(k)}
             for row in trainer.state.log_history
         ]
         return {

@@ -72,7 +72,10 @@ def run_predict(
     if len(failed) == len(results):
         first = failed[0].error
         raise SourceError(
-            first if len(results) == 1 else f"no recording could be read; first: {first}"
+            first
+            if len(results) == 1
+            else f"{input_path}: none of its {len(results)} recordings could be read; "
+            f"first: {first}"
         )
     header = {
         "model": str(model_dir),

@@ -113,6 +113,15 @@ def check_header(hea: Path) -> HeaderCheck:
 
 
 def _read_record(hea: Path, check: HeaderCheck) -> wfdb.Record:
+    """Read with wfdb; a missing or damaged data file is a :class:`CaseError` naming it."""
+    try:
+        return _rdrecord(hea, check)
+    except (ValueError, OSError, IndexError) as err:  # what wfdb raises on malformed files
+        reason = " ".join(str(err).split())[:200] or type(err).__name__
+        raise CaseError(f"{hea}: unreadable WFDB record ({reason}); re-download it") from None
+
+
+def _rdrecord(hea: Path, check: HeaderCheck) -> wfdb.Record:
     if check.fixed_text is None:
         return wfdb.rdrecord(str(hea.with_suffix("")))
     with tempfile.TemporaryDirectory(prefix="ttmbio-hea-") as tmp:

@@ -26,7 +26,6 @@ from ttmbio.sources.base import (
 )
 
 DATASET = "vitaldb"
-WAVE_FS = 500.0
 _CHUNK = 1 << 20
 
 
@@ -170,26 +169,36 @@ def scan_vital_dir(
     return index
 
 
-def load_vital_recording(
-    path: Path,
-    case_id: str,
-    subject_id: str,
-    channel_tracks: Mapping[str, str],
-    fs: float = WAVE_FS,
-) -> Recording:
-    """Read the named channels at ``fs`` (``interval=1/fs``: vitaldb defaults to 1 Hz).
+def _wave_rate(vf: vitaldb.VitalFile, path: Path, channel: str, track: str) -> float:
+    """The track's own sampling rate, as the file stores it; numeric tracks have none."""
+    srate = float(getattr(vf.find_track(track), "srate", 0.0) or 0.0)
+    if srate <= 0:
+        raise CaseError(
+            f"{path}: track {track} ({channel}) is a numeric track, not a waveform; "
+            f"map {channel} to a wave track in data.vitaldb.tracks"
+        )
+    return srate
 
-    Raises :class:`CaseError` naming the file for a corrupt file, a missing or all-NaN track.
+
+def load_vital_recording(
+    path: Path, case_id: str, subject_id: str, channel_tracks: Mapping[str, str]
+) -> Recording:
+    """Read the named channels, each at the sampling rate its track was recorded at.
+
+    Reading at one common interval would make vitaldb repeat the samples of a slower track
+    (a 100 Hz PPG next to 500 Hz ECG) into a staircase; at its own rate, each track is
+    resampled to ``windows.fs`` with anti-aliasing later. Raises :class:`CaseError` naming
+    the file for a corrupt file, a missing, numeric or all-NaN track.
     """
     check_vital_file(path)
     vf = vitaldb.VitalFile(str(path), track_names=list(channel_tracks.values()))
     absent = [t for t in channel_tracks.values() if t not in vf.get_track_names()]
     if absent:
         raise CaseError(f"{path}: missing track(s) {absent}; check data.vitaldb.tracks aliases")
-    values = vf.to_numpy(list(channel_tracks.values()), 1.0 / fs)
     signals: dict[str, Signal] = {}
-    for i, (channel, track) in enumerate(channel_tracks.items()):
-        column = np.asarray(values[:, i], dtype=np.float32)
+    for channel, track in channel_tracks.items():
+        fs = _wave_rate(vf, path, channel, track)
+        column = np.asarray(vf.to_numpy([track], 1.0 / fs)[:, 0], dtype=np.float32)
         if not np.isfinite(column).any():
             raise CaseError(f"{path}: track {track} ({channel}) has no finite samples")
         signals[channel] = Signal(column, fs)

@@ -110,8 +110,9 @@ def fingerprint(params: Params, windows: Path) -> str:
 def build_pretrainer(params: Params, windows: Path, dist: DistInfo) -> Pretrainer:
     """Datasets, model (optionally from pretrained TTM weights), optimizer, schedule."""
     channels = params.model.channels
-    train = WindowDataset(windows / DATASET / "train.zarr", channels)
-    val = WindowDataset(windows / DATASET / "val.zarr", channels)
+    length = params.model.context_length
+    train = WindowDataset(windows / DATASET / "train.zarr", channels, length=length)
+    val = WindowDataset(windows / DATASET / "val.zarr", channels, length=length)
     for name, ds in (("train", train), ("val", val)):
         if len(ds) == 0:
             raise SourceError(

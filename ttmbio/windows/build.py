@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ttmbio.atomic import atomic_dir, atomic_write_json
-from ttmbio.errors import CaseError
+from ttmbio.errors import CaseError, ConfigError, SourceError
 from ttmbio.parallel import ordered_map
 from ttmbio.params import SPLIT_NAMES, DatasetWindows, Params
 from ttmbio.sources.base import Recording
@@ -52,7 +52,8 @@ def load_recording(dataset: str, row: dict[str, Any], params: Params) -> Recordi
         with_acc = any(c.startswith("ACC_") for c in channels)
         if with_acc and not row["attrs"].get("has_acc", True):
             raise CaseError(
-                f"{row['file']}: record has no ACC file, needed by windows.butppg.channels"
+                f"{row['file']}: record has no ACC file ({case_id}_ACC.hea), which "
+                "windows.butppg.channels asks for; add it or drop ACC_X/ACC_Y/ACC_Z there"
             )
         return load_butppg_record(folder, case_id, with_acc=with_acc)
     cfg = params.data.vitaldb
@@ -179,12 +180,38 @@ def _write_split(
     }
 
 
+def _check_train_cases(split_doc: dict[str, Any]) -> None:
+    """Normalisation statistics come from train windows: refuse before any work without them."""
+    for dataset in DATASETS:
+        rows = split_doc["datasets"][dataset]["cases"]
+        if not any(r["split"] == "train" for r in rows):
+            used = split_doc.get("params", {})
+            param = "fasttrack_cases" if used.get("fasttrack") else "ratios"
+            raise ConfigError(
+                f"the split file gives no {dataset} case to the train split (splits.{param} "
+                f"was {used.get(param)}), and the normalisation statistics come from train; "
+                f"raise splits.{param}.train and re-run `ttmbio splits`"
+            )
+
+
+def _check_train_windows(dataset: str, train: dict[str, Any]) -> None:
+    """A train split whose every window was rejected or skipped cannot normalise anything."""
+    if train["windows"] == 0:
+        rejected = ", ".join(f"{g} {n}" for g, n in train["rejected"].items()) or "none"
+        raise SourceError(
+            f"{dataset}: no train window kept ({train['candidates']} candidates, rejected: "
+            f"{rejected}; {train['cases_skipped']} cases skipped); check the recordings, "
+            f"or loosen windows.quality / windows.{dataset}.gates"
+        )
+
+
 def build_windows(
     params: Params, split_doc: dict[str, Any], out: Path, progress: Progress
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Write ``out/<dataset>/<split>.zarr`` and ``stats.json``; return (metrics, report)."""
     metrics: dict[str, Any] = {}
     report: dict[str, Any] = {"skipped": {}, "sqi": {}}
+    _check_train_cases(split_doc)
     with atomic_dir(out) as tmp:
         for dataset in DATASETS:
             rows = split_doc["datasets"][dataset]["cases"]
@@ -198,6 +225,8 @@ def build_windows(
                     dataset, split, split_rows, params, folder / f"{split}.zarr", progress
                 )
                 metrics[dataset][split] = result["metrics"]
+                if split == "train":
+                    _check_train_windows(dataset, result["metrics"])
                 report["skipped"][dataset] += [{**s, "split": split} for s in result["skipped"]]
                 for key, values in result["sqi"].items():
                     sqi.setdefault(key, []).append(values)

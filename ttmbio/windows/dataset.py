@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from ttmbio.errors import ConfigError
 from ttmbio.windows.store import WindowStore, read_stats
 
 
@@ -103,8 +104,16 @@ class WindowDataset(Dataset[dict[str, torch.Tensor]]):
         targets: Sequence[str] = (),
         normalize: bool = True,
         cache_blocks: int = 4,
+        length: int | None = None,
     ) -> None:
         self.store = WindowStore(path)
+        if length is not None and self.store.length != length:
+            raise ConfigError(
+                f"{self.store.path}: windows of {self.store.length} samples, but the model reads "
+                f"{length} (model.context_length); re-run `ttmbio windows` (dvc repro windows) "
+                "so windows.length matches, or restore the params"
+            )
+        self.store.check()  # a damaged store fails here, before a stage writes anything
         self.channels = list(channels)
         self._channel_idx = self.store.channel_index(self.channels)
         self.targets = {name: torch.from_numpy(self.store.meta(name)) for name in targets}
@@ -116,6 +125,19 @@ class WindowDataset(Dataset[dict[str, torch.Tensor]]):
 
     def __len__(self) -> int:
         return len(self.store)
+
+    @property
+    def block_windows(self) -> int:
+        """Windows per read block: batches are cut from pools of whole blocks."""
+        return self.store.block_windows
+
+    @property
+    def folder(self) -> Path:
+        """The dataset folder (``stats.json`` and the split stores)."""
+        return self.store.path.parent
+
+    def meta(self, name: str) -> np.ndarray:
+        return self.store.meta(name)
 
     def _block(self, b: int) -> np.ndarray:
         if b not in self._cache:
@@ -146,8 +168,55 @@ class WindowDataset(Dataset[dict[str, torch.Tensor]]):
         return {k: v[0] for k, v in self.__getitems__([i]).items()}
 
 
+class PooledWindows(Dataset[dict[str, torch.Tensor]]):
+    """Several stores of one dataset read as one (train + val for cross-validation folds).
+
+    Index ``i`` runs through the first store, then the next; each part keeps its own block
+    cache and its normalisation (the dataset's train statistics), so a window reads the same
+    here as from its own store.
+    """
+
+    def __init__(self, parts: Sequence[WindowDataset]) -> None:
+        if not parts or len({p.block_windows for p in parts}) != 1:
+            raise ValueError("PooledWindows needs stores with one block size")
+        self.parts = list(parts)
+        self.channels = self.parts[0].channels
+        self.offsets = np.cumsum([0] + [len(p) for p in self.parts])
+        self.targets = {
+            name: torch.cat([p.targets[name] for p in self.parts]) for name in self.parts[0].targets
+        }
+
+    def __len__(self) -> int:
+        return int(self.offsets[-1])
+
+    @property
+    def block_windows(self) -> int:
+        return self.parts[0].block_windows
+
+    @property
+    def folder(self) -> Path:
+        return self.parts[0].folder
+
+    def meta(self, name: str) -> np.ndarray:
+        return np.concatenate([p.meta(name) for p in self.parts])
+
+    def __getitems__(self, indices: Sequence[int]) -> dict[str, torch.Tensor]:
+        idx = np.asarray(indices, dtype=np.int64)
+        part_of = np.searchsorted(self.offsets, idx, side="right") - 1
+        x = torch.empty((len(idx), len(self.channels), self.parts[0].store.length))
+        for k in np.unique(part_of):
+            hit = np.flatnonzero(part_of == k)
+            x[hit] = self.parts[k].__getitems__((idx[hit] - self.offsets[k]).tolist())["x"]
+        batch = {"x": x, "index": torch.from_numpy(idx)}
+        batch.update({name: t[idx] for name, t in self.targets.items()})
+        return batch
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        return {k: v[0] for k, v in self.__getitems__([i]).items()}
+
+
 def make_loader(
-    dataset: WindowDataset,
+    dataset: WindowDataset | PooledWindows,
     batch_size: int,
     shuffle: bool,
     seed: int = 0,
@@ -160,7 +229,7 @@ def make_loader(
     ``subset`` restricts it to those window indices (label fractions, known labels)."""
     sampler = BlockBatchSampler(
         len(dataset),
-        dataset.store.block_windows,
+        dataset.block_windows,
         batch_size,
         shuffle=shuffle,
         seed=seed,

@@ -1,9 +1,12 @@
 """One recording in, quality-gated labelled windows out (spec 000's preprocessing).
 
-Order of work, per recording: resample every channel to ``fs`` (anti-aliased polyphase),
-invert channels recorded upside down (smartphone PPG is brightness), filter each channel
-zero-phase, cut windows of ``length`` every ``stride`` samples, then run the gates in a fixed
-order and count each rejected window once, under the first gate it fails. Flatline and
+Order of work, per recording: refuse it (:class:`CaseError`, the stage skips and counts it)
+when no window could be right -- a channel empty, entirely flat or sampled too slowly for
+its filter, or channels of disagreeing durations (a wrong rate in a header) -- then resample
+every channel to ``fs`` (anti-aliased polyphase), invert channels recorded upside down
+(smartphone PPG is brightness), filter each channel zero-phase, cut windows of ``length``
+every ``stride`` samples, then run the gates in a fixed order and count each rejected
+window once, under the first gate it fails. Flatline and
 clipping are judged on the resampled but unfiltered signal, where a saturated rail is still
 flat; everything else on the filtered signal. Peaks are detected once per recording, not per
 window.
@@ -30,7 +33,7 @@ from ttmbio.signal.quality import (
     ppg_template_sqi,
 )
 from ttmbio.signal.resample import resample
-from ttmbio.sources.base import Recording
+from ttmbio.sources.base import Recording, Signal
 
 GATE_ORDER = (
     "gap",
@@ -76,6 +79,50 @@ def filter_spec(p: FilterParams) -> FilterSpec:
     )
 
 
+def _check_channel(channel: str, sig: Signal, spec: FilterParams, gates: list[str]) -> None:
+    finite = sig.data[np.isfinite(sig.data)]
+    if finite.size == 0:
+        raise CaseError(f"channel {channel} has no finite samples")
+    edge = max((e for e in spec.band if e is not None), default=0.0)
+    if edge and sig.fs <= 2 * edge:
+        raise CaseError(
+            f"channel {channel} is sampled at {sig.fs:g} Hz, too slow for its {edge:g} Hz "
+            f"filter (windows.filters.{channel}); check the recording's sampling rate"
+        )
+    flat = finite.min() == finite.max() and not channel.startswith("ACC_")
+    if flat and "flatline" in gates:
+        raise CaseError(
+            f"channel {channel} is flat (every sample is {finite[0]:g}); "
+            "check the sensor, or remove the recording"
+        )
+
+
+def _check_durations(signals: dict[str, Signal]) -> None:
+    """Channels of one recording span the same time, unless a sampling rate is wrong."""
+    spans = [s.duration_s for s in signals.values()]
+    if max(spans) - min(spans) > max(1.0, 0.1 * max(spans)):
+        listed = ", ".join(
+            f"{c} {s.duration_s:.1f} s ({len(s.data)} at {s.fs:g} Hz)" for c, s in signals.items()
+        )
+        raise CaseError(
+            f"channels disagree in duration ({listed}); a sampling rate in the "
+            "recording's header is probably wrong"
+        )
+
+
+def check_channels(rec: Recording, cfg: DatasetWindows, params: WindowsParams) -> None:
+    """Refuse a recording no window of which could be right, naming the channel at fault.
+
+    An empty or entirely flat channel (a sensor that was off) or a rate too slow for the
+    channel's filter (a numeric track, a wrong rate in a header) would otherwise come out as
+    silently rejected or wrong windows; channels whose durations disagree mean that some
+    header's sampling rate is wrong. Accelerometer axes may be flat (a device held still).
+    """
+    for channel in cfg.channels:
+        _check_channel(channel, rec.signals[channel], params.filters[channel], cfg.gates)
+    _check_durations({c: rec.signals[c] for c in cfg.channels})
+
+
 def _prepare(
     rec: Recording, cfg: DatasetWindows, params: WindowsParams
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -107,6 +154,7 @@ def process_recording(rec: Recording, cfg: DatasetWindows, params: WindowsParams
     With an ABP channel, windows also get ``map_mmhg`` and ``hypotension``; a label horizon
     keeps only windows followed by ``label_horizon_s`` of recording.
     """
+    check_channels(rec, cfg, params)
     raw, filt = _prepare(rec, cfg, params)
     length, fs, q = params.length, params.fs, params.quality
     horizon = round(params.label_horizon_s * fs) if "ABP" in cfg.channels else 0
