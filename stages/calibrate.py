@@ -23,18 +23,13 @@ def calibrate(
     cfg = load_params(params).calibrate
     from ttmbio.atomic import atomic_dir, atomic_write_json
     from ttmbio.calibrate import calibrate as fit
+    from ttmbio.calibrate import calibrator_record
     from ttmbio.curves import plot_reliability
-    from ttmbio.inference import model_digest
 
     calibrator, report, curves = fit(cfg, models / cfg.model, windows)
     with atomic_dir(out) as tmp:
         atomic_write_json(
-            tmp / "calibrator.json",
-            {
-                **calibrator.to_json(),
-                "model": cfg.model,
-                "model_sha256": model_digest(models / cfg.model),  # predict checks this
-            },
+            tmp / "calibrator.json", calibrator_record(calibrator, cfg.model, models / cfg.model)
         )
     atomic_write_json(metrics, report)
     plots.mkdir(parents=True, exist_ok=True)

@@ -28,7 +28,7 @@ def evaluate(
     from ttmbio.calibration import Calibrator, reliability_curve
     from ttmbio.curves import plot_confusion, plot_reliability, plot_roc_pr
     from ttmbio.errors import ConfigError
-    from ttmbio.evaluation import evaluate_binary
+    from ttmbio.evaluation import evaluate_scored
     from ttmbio.inference import load_finetuned, score_store
 
     doc = json.loads(calibrator.read_text()) if calibrator.is_file() else None
@@ -39,11 +39,8 @@ def evaluate(
         )
     loaded = load_finetuned(models / cfg.calibrate.model)
     test = score_store(loaded, windows / loaded.dataset / "test.zarr")
-    known = test["label"] >= 0
-    raw, labels = test["score"][known], test["label"][known].astype(int)
-    calibrated = Calibrator.from_json(doc).apply(raw)
-    report = evaluate_binary(
-        raw, calibrated, labels, test["case_id"][known], cfg.evaluate, cfg.calibrate.n_bins
+    report, raw, calibrated, labels = evaluate_scored(
+        test, Calibrator.from_json(doc), cfg.evaluate, cfg.calibrate.n_bins
     )
     atomic_write_json(metrics, report)
     plots.mkdir(parents=True, exist_ok=True)

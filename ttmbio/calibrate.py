@@ -15,7 +15,7 @@ import numpy as np
 
 from ttmbio.calibration import Calibrator, calibration_report, fit_calibrator, reliability_curve
 from ttmbio.errors import ConfigError
-from ttmbio.inference import load_finetuned, score_store
+from ttmbio.inference import load_finetuned, model_digest, score_store
 from ttmbio.params import CalibrateParams
 
 IDENTITY = Calibrator("temperature", {"temperature": 1.0})
@@ -58,3 +58,9 @@ def fit_on_val(
         "after": reliability_curve(kept.apply(probs), labels, cfg.n_bins),
     }
     return kept, metrics, curves
+
+
+def calibrator_record(calibrator: Calibrator, name: str, model_dir: Path) -> dict[str, Any]:
+    """calibrator.json: the fit, the run it belongs to, and its weights' SHA-256, which
+    ``ttmbio predict`` checks before applying it."""
+    return {**calibrator.to_json(), "model": name, "model_sha256": model_digest(model_dir)}

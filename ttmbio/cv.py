@@ -15,11 +15,11 @@ from typing import Any
 import numpy as np
 
 from ttmbio.atomic import atomic_dir, atomic_write_json
-from ttmbio.calibrate import fit_on_val
+from ttmbio.calibrate import calibrator_record, fit_on_val
 from ttmbio.errors import ConfigError
-from ttmbio.evaluation import evaluate_binary
+from ttmbio.evaluation import evaluate_scored
 from ttmbio.finetune import build_finetuner, run_finetuning
-from ttmbio.inference import load_finetuned, model_digest, score_store, score_windows
+from ttmbio.inference import load_finetuned, score_store, score_windows
 from ttmbio.params import Params
 from ttmbio.training import MetricLogger
 
@@ -70,21 +70,9 @@ def run_fold(
         calibrator, calibration, _ = fit_on_val(
             params.calibrate, scores.numpy(), labels.numpy().astype(int)
         )
-        atomic_write_json(
-            tmp / CALIBRATOR_FILE,
-            {**calibrator.to_json(), "model": out.name, "model_sha256": model_digest(tmp)},
-        )
+        atomic_write_json(tmp / CALIBRATOR_FILE, calibrator_record(calibrator, out.name, tmp))
         test = score_store(loaded, windows / loaded.dataset / "test.zarr")
-    known = test["label"] >= 0
-    raw, test_labels = test["score"][known], test["label"][known].astype(int)
-    report = evaluate_binary(
-        raw,
-        calibrator.apply(raw),
-        test_labels,
-        test["case_id"][known],
-        params.evaluate,
-        params.calibrate.n_bins,
-    )
+    report, *_ = evaluate_scored(test, calibrator, params.evaluate, params.calibrate.n_bins)
     return {
         "fold": fold,
         "train_windows": summary["train_windows"],

@@ -104,3 +104,15 @@ def evaluate_binary(
         else {"n": len(case_labels)}
     )
     return {"windows": windows, "recordings": {"voting": cfg.voting, **recordings}}
+
+
+def evaluate_scored(
+    test: dict[str, np.ndarray], calibrator: Any, cfg: Any, n_bins: int
+) -> tuple[dict[str, Any], np.ndarray, np.ndarray, np.ndarray]:
+    """Report of a scored test store (``score_store``'s dict) through ``calibrator``; also
+    returns the labelled windows' raw and calibrated scores and labels, for plots."""
+    known = test["label"] >= 0
+    raw, labels = test["score"][known], test["label"][known].astype(int)
+    calibrated = calibrator.apply(raw)
+    report = evaluate_binary(raw, calibrated, labels, test["case_id"][known], cfg, n_bins)
+    return report, raw, calibrated, labels
