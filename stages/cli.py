@@ -6,10 +6,12 @@ import typer
 
 from stages.bench import bench
 from stages.calibrate import calibrate
+from stages.compare import compare
 from stages.cv import cv, cv_fold
 from stages.evaluate import evaluate
 from stages.finetune import finetune
 from stages.forecast import forecast_app
+from stages.label_efficiency import label_efficiency
 from stages.predict import predict
 from stages.pretrain import pretrain
 from stages.splits import splits
@@ -30,9 +32,11 @@ app.command()(pretrain)
 app.command()(finetune)
 app.command()(calibrate)
 app.command()(evaluate)
+app.command(name="label-efficiency")(label_efficiency)
 app.command(name="cv-fold")(cv_fold)
 app.command()(cv)
 app.command()(predict)
+app.command()(compare)
 app.add_typer(forecast_app, name="forecast")
 app.command()(bench)
 

@@ -19,6 +19,9 @@ def evaluate(
     ),
     windows: Path = typer.Option(Path("data/windows"), help="window stores to read."),
     metrics: Path = typer.Option(Path("metrics/evaluate.json"), help="test metrics file."),
+    scores: Path = typer.Option(
+        Path("metrics/evaluate_scores.csv"), help="scored test windows (for ttmbio compare)."
+    ),
     plots: Path = typer.Option(Path("plots/evaluate"), help="ROC/PR/reliability/confusion."),
     params: Path = ParamsOption,
 ) -> None:
@@ -30,6 +33,7 @@ def evaluate(
     from ttmbio.errors import ConfigError
     from ttmbio.evaluation import evaluate_scored
     from ttmbio.inference import load_finetuned, score_store
+    from ttmbio.scores import write_scores
 
     doc = json.loads(calibrator.read_text()) if calibrator.is_file() else None
     if doc is None or doc.get("model") != cfg.calibrate.model:
@@ -39,10 +43,12 @@ def evaluate(
         )
     loaded = load_finetuned(models / cfg.calibrate.model)
     test = score_store(loaded, windows / loaded.dataset / "test.zarr")
-    report, raw, calibrated, labels = evaluate_scored(
-        test, Calibrator.from_json(doc), cfg.evaluate, cfg.calibrate.n_bins
+    report, known = evaluate_scored(
+        test, Calibrator.from_json(doc), cfg.evaluate, cfg.calibrate.n_bins, loaded.dataset
     )
+    raw, calibrated, labels = known["score"], known["probability"], known["label"].astype(int)
     atomic_write_json(metrics, report)
+    write_scores(scores, loaded.dataset, known)
     plots.mkdir(parents=True, exist_ok=True)
     plot_roc_pr(calibrated.tolist(), labels.tolist(), plots, f"test ({loaded.dataset})")
     n_bins = cfg.calibrate.n_bins
@@ -65,7 +71,8 @@ def evaluate(
     w, r = report["windows"], report["recordings"]
     low, high = w["auroc_ci_low"], w["auroc_ci_high"]
     typer.echo(
-        f"evaluate: test AUROC {w['auroc']:.3f} [{low:.3f}, {high:.3f}], AUPRC "
+        f"evaluate: test AUROC {w['auroc']:.3f} [{low:.3f}, {high:.3f}] over "
+        f"{w['n_units']} {w['bootstrap_unit']}s, AUPRC "
         f"{w['auprc']:.3f}, ECE {w['calibration_before']['ece']:.3f} -> "
         f"{w['calibration_after']['ece']:.3f}; per recording ({r['voting']} voting, "
         f"n={r['n']}) AUROC {r.get('auroc', float('nan')):.3f}"

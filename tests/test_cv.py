@@ -135,6 +135,14 @@ def test_a_fold_writes_model_calibrator_and_test_metrics(
     assert report["fold"] == 1 and 0.0 <= windows["auroc"] <= 1.0
     test_windows = WindowDataset(tmp / "windows/butppg/test.zarr", CHANNELS, ["case_quality"])
     assert windows["n"] == int((test_windows.targets["case_quality"] >= 0).sum())
+    # intervals resample the test recordings, and say how many there were
+    cases = test_windows.store.meta("case_id")[test_windows.targets["case_quality"] >= 0]
+    assert windows["bootstrap_unit"] == "recording" and windows["n_units"] == len(set(cases))
+    for name in ("auroc", "auprc", "balanced_accuracy"):
+        assert windows[f"{name}_ci_low"] <= windows[name] <= windows[f"{name}_ci_high"]
+    aggregated = cv.aggregate({1: report, 2: report})
+    assert aggregated["mean"]["test.windows.n_units"] == len(set(cases))
+    assert "test.windows.auroc_ci_low" in aggregated["mean"]
     assert report["calibration"]["val_ece_after"] <= report["calibration"]["val_ece_before"]
 
 

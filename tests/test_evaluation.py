@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from ttmbio.evaluation import bootstrap_auroc_ci, classification_metrics, vote
+from ttmbio.calibration import Calibrator
+from ttmbio.evaluation import classification_metrics, evaluate_scored, vote
+from ttmbio.params import EvaluateParams
 
 
 def test_soft_and_hard_voting_by_hand() -> None:
@@ -31,11 +33,46 @@ def test_metrics_agree_with_scikit_learn() -> None:
     assert m["accuracy_class_1"] == pytest.approx(float(predicted[labels == 1].mean()))
 
 
-def test_bootstrap_interval_brackets_the_estimate_and_is_seeded() -> None:
+def _scored_store(n_cases: int = 30, per_case: int = 6) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(1)
-    labels = rng.integers(0, 2, 300)
-    scores = labels * 0.2 + rng.random(300)
-    point = roc_auc_score(labels, scores)
-    low, high = bootstrap_auroc_ci(scores, labels, 200, 0.95, seed=3)
-    assert low < point < high and high - low < 0.2
-    assert (low, high) == bootstrap_auroc_ci(scores, labels, 200, 0.95, seed=3)
+    case_labels = rng.integers(0, 2, n_cases)
+    label = np.repeat(case_labels, per_case).astype(float)
+    label[:per_case] = -1  # a case without a label: left out
+    score = np.clip(0.3 * label + np.repeat(rng.random(n_cases), per_case) * 0.7, 0, 1)
+    cases = np.repeat([f"c{i}" for i in range(n_cases)], per_case)
+    subjects = np.repeat([f"s{i // 3}" for i in range(n_cases)], per_case)  # 3 cases each
+    return {
+        "score": score,
+        "label": label,
+        "case_id": cases,
+        "subject_id": subjects,
+        "start_s": np.tile(np.arange(per_case) * 4.0, n_cases),
+    }
+
+
+def test_intervals_resample_the_dataset_unit_and_bracket_the_estimate() -> None:
+    test = _scored_store()
+    identity = Calibrator("temperature", {"temperature": 1.0})
+    reports = {}
+    for dataset, unit in (("butppg", "auto"), ("vitaldb", "auto"), ("butppg", "window")):
+        cfg = EvaluateParams(bootstrap=300, bootstrap_unit=unit)
+        report, known = evaluate_scored(test, identity, cfg, 10, dataset)
+        reports[(dataset, unit)] = report["windows"]
+        assert len(known["label"]) == len(test["label"]) - 6
+        np.testing.assert_allclose(known["probability"], known["score"], atol=1e-12)
+    recording, subject = reports[("butppg", "auto")], reports[("vitaldb", "auto")]
+    window = reports[("butppg", "window")]
+    assert (recording["bootstrap_unit"], recording["n_units"]) == ("recording", 29)
+    assert (subject["bootstrap_unit"], subject["n_units"]) == ("subject", 10)
+    assert (window["bootstrap_unit"], window["n_units"]) == ("window", 174)
+    for w in (recording, subject, window):
+        for name in ("auroc", "auprc", "balanced_accuracy"):
+            assert w[f"{name}_ci_low"] <= w[name] <= w[f"{name}_ci_high"]
+        after = w["calibration_after"]
+        assert after["ece_ci_low"] <= after["ece"] <= after["ece_ci_high"]
+    width = {k: v["auroc_ci_high"] - v["auroc_ci_low"] for k, v in reports.items()}
+    # windows of a case share its score offset: resampling them understates the uncertainty
+    assert width[("butppg", "window")] < 0.6 * width[("butppg", "auto")]
+    assert width[("vitaldb", "auto")] > width[("butppg", "window")]
+    again, _ = evaluate_scored(test, identity, EvaluateParams(bootstrap=300), 10, "butppg")
+    assert again["windows"] == recording  # seeded

@@ -72,7 +72,9 @@ def run_fold(
         )
         atomic_write_json(tmp / CALIBRATOR_FILE, calibrator_record(calibrator, out.name, tmp))
         test = score_store(loaded, windows / loaded.dataset / "test.zarr")
-    report, *_ = evaluate_scored(test, calibrator, params.evaluate, params.calibrate.n_bins)
+    report, _ = evaluate_scored(
+        test, calibrator, params.evaluate, params.calibrate.n_bins, loaded.dataset
+    )
     return {
         "fold": fold,
         "train_windows": summary["train_windows"],

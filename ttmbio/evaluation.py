@@ -1,9 +1,11 @@
 """Test-split metrics for a calibrated classifier, per window and per recording.
 
-Per window: accuracy, balanced accuracy, AUROC with a percentile-bootstrap confidence interval,
-AUPRC, F1, per-class accuracy (recall), the confusion matrix and ECE before and after
-calibration. Per recording (case or BUT-PPG record), overlapping windows are combined by soft
-voting (mean probability) or hard voting (share of windows called positive) and scored again.
+Per window: accuracy, balanced accuracy, AUROC, AUPRC, F1, per-class accuracy (recall), the
+confusion matrix and ECE before and after calibration, with percentile intervals of AUROC,
+AUPRC, balanced accuracy and ECE from a cluster bootstrap over the independent units
+(recordings or subjects, ``evaluate.bootstrap_unit``), never over overlapping windows. Per
+recording (case or BUT-PPG record), overlapping windows are combined by soft voting (mean
+probability) or hard voting (share of windows called positive) and scored again.
 """
 
 from __future__ import annotations
@@ -15,26 +17,16 @@ import torch
 from sklearn.metrics import balanced_accuracy_score, confusion_matrix, f1_score
 from torchmetrics.functional.classification import binary_auroc, binary_average_precision
 
+from ttmbio.bootstrap import BootstrapSettings, metric_intervals
 from ttmbio.calibration import calibration_report
+
+# the per-window field each bootstrap unit is read from
+UNIT_FIELDS = {"recording": "case_id", "subject": "subject_id", "window": None}
+AUTO_UNITS = {"butppg": "recording", "vitaldb": "subject"}
 
 
 def auroc(scores: np.ndarray, labels: np.ndarray) -> float:
     return float(binary_auroc(torch.as_tensor(scores), torch.as_tensor(labels).long()))
-
-
-def bootstrap_auroc_ci(
-    scores: np.ndarray, labels: np.ndarray, n: int, confidence: float, seed: int
-) -> tuple[float, float]:
-    """Percentile bootstrap over windows; resamples holding a single class are redrawn."""
-    rng = np.random.default_rng(seed)
-    values: list[float] = []
-    while len(values) < n:
-        idx = rng.integers(0, len(labels), len(labels))
-        if labels[idx].min() != labels[idx].max():
-            values.append(auroc(scores[idx], labels[idx]))
-    tail = (1 - confidence) / 2 * 100
-    low, high = np.percentile(values, [tail, 100 - tail])
-    return float(low), float(high)
 
 
 def votes(scores: np.ndarray, voting: str, threshold: float) -> np.ndarray:
@@ -83,20 +75,45 @@ def classification_metrics(
     }
 
 
+def bootstrap_unit(cfg: Any, dataset: str) -> str:
+    """The unit ``evaluate.bootstrap_unit`` names, with ``auto`` resolved for ``dataset``."""
+    return (
+        AUTO_UNITS.get(dataset, "recording") if cfg.bootstrap_unit == "auto" else cfg.bootstrap_unit
+    )
+
+
+def units_of(scored: dict[str, np.ndarray], unit: str) -> np.ndarray:
+    """Each window's unit id: its recording, its subject, or itself."""
+    field = UNIT_FIELDS[unit]
+    return np.arange(len(scored["case_id"])) if field is None else np.asarray(scored[field])
+
+
+def bootstrap_settings(cfg: Any, n_bins: int) -> BootstrapSettings:
+    return BootstrapSettings(cfg.bootstrap, cfg.confidence, cfg.seed, cfg.threshold, n_bins)
+
+
 def evaluate_binary(
     raw: np.ndarray,
     calibrated: np.ndarray,
     labels: np.ndarray,
     case_ids: np.ndarray,
+    units: np.ndarray,
+    unit: str,
     cfg: Any,
     n_bins: int,
 ) -> dict[str, Any]:
-    """Every test metric of the evaluate stage, as one JSON-ready dict."""
+    """Every test metric of the evaluate stage, as one JSON-ready dict; ``units`` are the
+    windows' bootstrap units (named ``unit``)."""
     windows = classification_metrics(calibrated, labels, cfg.threshold)
-    low, high = bootstrap_auroc_ci(calibrated, labels, cfg.bootstrap, cfg.confidence, cfg.seed)
-    windows["auroc_ci_low"], windows["auroc_ci_high"] = low, high
+    windows["bootstrap_unit"] = unit
+    windows["n_units"] = len(np.unique(units))
+    intervals = metric_intervals(calibrated, labels, units, bootstrap_settings(cfg, n_bins))
+    for name in ("auroc", "auprc", "balanced_accuracy"):
+        windows[f"{name}_ci_low"], windows[f"{name}_ci_high"] = intervals[name]
     windows["calibration_before"] = calibration_report(raw, labels, n_bins)
     windows["calibration_after"] = calibration_report(calibrated, labels, n_bins)
+    after = windows["calibration_after"]
+    after["ece_ci_low"], after["ece_ci_high"] = intervals["ece"]
     _, case_scores, case_labels = vote(case_ids, calibrated, labels, cfg.voting, cfg.threshold)
     recordings = (
         classification_metrics(case_scores, case_labels, cfg.threshold)
@@ -106,13 +123,30 @@ def evaluate_binary(
     return {"windows": windows, "recordings": {"voting": cfg.voting, **recordings}}
 
 
-def evaluate_scored(
-    test: dict[str, np.ndarray], calibrator: Any, cfg: Any, n_bins: int
-) -> tuple[dict[str, Any], np.ndarray, np.ndarray, np.ndarray]:
-    """Report of a scored test store (``score_store``'s dict) through ``calibrator``; also
-    returns the labelled windows' raw and calibrated scores and labels, for plots."""
+def labelled(test: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The windows of a scored store that have a label (unknown labels are -1)."""
     known = test["label"] >= 0
-    raw, labels = test["score"][known], test["label"][known].astype(int)
-    calibrated = calibrator.apply(raw)
-    report = evaluate_binary(raw, calibrated, labels, test["case_id"][known], cfg, n_bins)
-    return report, raw, calibrated, labels
+    return {k: np.asarray(v)[known] for k, v in test.items()}
+
+
+def evaluate_scored(
+    test: dict[str, np.ndarray], calibrator: Any, cfg: Any, n_bins: int, dataset: str
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Report of a scored test store (``score_store``'s dict) of ``dataset`` through
+    ``calibrator``; also returns the labelled windows with ``probability`` (calibrated)
+    beside their raw ``score``, for plots and the scores file."""
+    known = labelled(test)
+    raw, labels = known["score"], known["label"].astype(int)
+    known["probability"] = calibrator.apply(raw)
+    unit = bootstrap_unit(cfg, dataset)
+    report = evaluate_binary(
+        raw,
+        known["probability"],
+        labels,
+        known["case_id"],
+        units_of(known, unit),
+        unit,
+        cfg,
+        n_bins,
+    )
+    return report, known

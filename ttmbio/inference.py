@@ -67,7 +67,7 @@ def _check_finetuned(ckpt: dict[str, Any], path: Path) -> None:
     if not all(k in ckpt for k in keys) or "finetune" not in ckpt["config"]:
         raise SourceError(
             f"{path}: not a fine-tuned model (no task or head in it; a pretrained encoder?); "
-            "pass a run folder written by `ttmbio finetune`, e.g. models/finetune/pretrained-1.0"
+            "pass a run folder written by `ttmbio finetune`, e.g. models/finetune/pretrained-1.0-seed42"
         )
 
 
@@ -175,5 +175,6 @@ def score_store(loaded: LoadedModel, store: Path, batch_size: int = 256) -> dict
         "score": scores.numpy(),
         "label": labels.numpy(),
         "case_id": ds.store.meta("case_id"),
+        "subject_id": ds.store.meta("subject_id"),
         "start_s": ds.store.meta("start_s"),
     }

@@ -6,10 +6,13 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
 from tests.stages.repo import REPO, copy_repo, run
+from tests.test_compare import _scored
+from ttmbio.scores import write_scores
 
 WORKFLOW = REPO / ".github" / "workflows" / "pr-report.yml"
 
@@ -103,6 +106,37 @@ def test_report_on_an_unchanged_branch_says_so(repo: Path) -> None:
     assert "### Params\n\nNo params changed.\n" in report
     assert "### Metrics\n\nNo metrics changed.\n" in report
     assert "|" not in report
+
+
+def test_report_adds_the_paired_delta_table(repo: Path) -> None:
+    """Scored test windows at base and in the workspace: the Δ table from `ttmbio compare`."""
+    rng = np.random.default_rng(3)
+    labels = np.repeat(rng.integers(0, 2, 30), 4)
+    logit = labels + np.repeat(rng.normal(0, 1, 30), 4) + rng.normal(0, 0.3, 120)
+    scores = repo / "metrics" / "evaluate_scores.csv"
+    run(repo, "git", "checkout", "-q", "main")
+    write_scores(scores, "butppg", _scored(1 / (1 + np.exp(-logit)), labels, 30))
+    _commit(repo, "base scores")
+    run(repo, "git", "checkout", "-q", "feature")
+    run(repo, "git", "merge", "-q", "main")
+    write_scores(scores, "butppg", _scored(1 / (1 + np.exp(-(logit + 3 * labels))), labels, 30))
+    _commit(repo, "better model")
+    report = run(repo, ".ci/pr-report", "main").stdout
+    section = report[report.index("### Test metrics, paired (base -> workspace)") :]
+    auroc = _row(section, "auroc")
+    assert auroc.rstrip(" |").endswith("yes, better")
+    assert "intervals resample 30 recordings" in section
+
+
+def test_report_without_scores_at_base_says_so(repo: Path) -> None:
+    write_scores(
+        repo / "metrics" / "evaluate_scores.csv",
+        "butppg",
+        _scored(np.linspace(0.1, 0.9, 8), np.array([0, 1] * 4), 4),
+    )
+    report = run(repo, ".ci/pr-report", "main").stdout
+    line = report.split("### Test metrics, paired (base -> workspace)\n\n")[1].splitlines()[0]
+    assert line.startswith("No paired comparison: error: main: neither a scores file")
 
 
 def test_unknown_base_rev_fails_with_one_line(repo: Path) -> None:
