@@ -17,7 +17,8 @@ def bench(
     split_file: Path = typer.Option(Path("data/splits.json"), help="split file (cases to window)."),
     windows: Path = typer.Option(Path("data/windows"), help="window stores (training, predict)."),
     model: Path = typer.Option(
-        Path("models/finetune/pretrained-1.0"), help="fine-tuned model for the predict figures."
+        Path("models/finetune/pretrained-1.0-seed42"),
+        help="fine-tuned model for the predict figures.",
     ),
     params: Path = ParamsOption,
 ) -> None:

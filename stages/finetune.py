@@ -17,6 +17,7 @@ def finetune(
     label_fraction: float = typer.Option(
         None, help="share of train labels used (default: finetune.label_fraction)."
     ),
+    seed: int = typer.Option(None, help="training seed (default: finetune.seed)."),
     name: str = typer.Option("main", help="run name: outputs go to <out>/<name>."),
     windows: Path = typer.Option(Path("data/windows"), help="window stores to read."),
     pretrained: Path = typer.Option(Path("models/pretrain"), help="pretrained model folder."),
@@ -29,7 +30,9 @@ def finetune(
     """Train a head (staged unfreezing or LoRA) on the task's windows; early-stop on val."""
     cfg = load_params(params)
     overrides = {
-        k: v for k, v in (("init", init), ("label_fraction", label_fraction)) if v is not None
+        k: v
+        for k, v in (("init", init), ("label_fraction", label_fraction), ("seed", seed))
+        if v is not None
     }
     if overrides:
         cfg = cfg.model_copy(

@@ -25,7 +25,9 @@ def _line(rec: dict[str, Any], kind: str) -> str:
 
 @one_line_errors
 def predict(
-    model: Path = typer.Option(..., help="a fine-tuning run, e.g. models/finetune/pretrained-1.0."),
+    model: Path = typer.Option(
+        ..., help="a fine-tuning run, e.g. models/finetune/pretrained-1.0-seed42."
+    ),
     input_path: Path = typer.Option(
         ..., "--input", help="a .vital file, a BUT-PPG record (folder or .hea) or a folder of them."
     ),

@@ -160,3 +160,16 @@ def test_frozen_encoder_runs_without_dropout(tiny: tuple[Path, Params]) -> None:
     optimizer = torch.optim.AdamW([p for p in tuner.model.parameters() if p.requires_grad])
     ft.train_epoch(tuner, optimizer, 0, False)
     assert seen and not any(seen) and tuner.model.head.training
+
+
+@pytest.mark.parametrize(("min_epochs", "expected"), [(0, 2), (4, 4)])
+def test_no_early_stop_before_min_epochs(
+    tiny: tuple[Path, Params], monkeypatch: pytest.MonkeyPatch, min_epochs: int, expected: int
+) -> None:
+    """A run that never improves after epoch 1 stops at patience, but not before min_epochs."""
+    flat = {"val_auroc": 0.5, "val_auprc": 0.5, "val_accuracy": 0.5}
+    monkeypatch.setattr(ft, "val_metrics", lambda t: dict(flat))
+    _, summary = run(
+        tiny, f"flat{min_epochs}", unfreeze_epochs=4, patience=1, min_epochs=min_epochs
+    )
+    assert summary["epochs_run"] == expected and summary["best_epoch"] == 1

@@ -338,7 +338,9 @@ def run_finetuning(
         resume = None
     counts: dict[str, int] = {}
     start = 0
-    stopped = bad_epochs >= t.params.finetune.patience  # an early stop survives a resume
+    fp = t.params.finetune
+    # an early stop survives a resume; none before min_epochs, so every init gets that budget
+    stopped = bad_epochs >= fp.patience and epoch >= fp.min_epochs
     for number, (name, epochs, lr) in enumerate(plan, start=1):
         _enter_stage(t.model, name, t.params.finetune.unfreeze_last_n)
         counts[name] = trainable_count(t.model)
@@ -367,7 +369,7 @@ def run_finetuning(
             save_checkpoint(
                 work / "last.pt", _payload(t, best_state, e, best, bad_epochs, optimizer)
             )
-            stopped = bad_epochs >= t.params.finetune.patience
+            stopped = bad_epochs >= fp.patience and e + 1 >= fp.min_epochs
         start += epochs
     t.model.load_state_dict(best_state)
     lora_share = lora_fraction(t.model) if t.params.finetune.lora.enabled else None
@@ -381,6 +383,7 @@ def run_finetuning(
         "mode": t.params.finetune.mode,
         "lora": t.params.finetune.lora.enabled,
         "label_fraction": t.params.finetune.label_fraction,
+        "seed": t.params.finetune.seed,
         "train_windows": len(t.train_idx),
         "val_windows": len(t.val_idx),
         "best_epoch": int(best_row["epoch"]),

@@ -67,7 +67,8 @@ def _check_finetuned(ckpt: dict[str, Any], path: Path) -> None:
     if not all(k in ckpt for k in keys) or "finetune" not in ckpt["config"]:
         raise SourceError(
             f"{path}: not a fine-tuned model (no task or head in it; a pretrained encoder?); "
-            "pass a run folder written by `ttmbio finetune`, e.g. models/finetune/pretrained-1.0-seed42"
+            "pass a run folder written by `ttmbio finetune`, e.g. "
+            "models/finetune/pretrained-1.0-seed42"
         )
 
 

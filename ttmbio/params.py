@@ -479,6 +479,11 @@ class FinetuneParams(Section):
     mode: Literal["fm", "ft"] = "ft"
     label_fraction: Annotated[float, Field(gt=0, le=1)] = 1.0
     seed: int = 42
+    # the DVC matrix: every init x fraction x seed is one run, <init>-<fraction>-seed<seed>
+    fractions: list[Annotated[float, Field(gt=0, le=1)]] = Field(
+        default_factory=lambda: [0.1, 1.0], min_length=1
+    )
+    seeds: list[int] = Field(default_factory=lambda: [42], min_length=1)
     batch_size: Annotated[int, Field(ge=1)] = 32
     lr: Annotated[float, Field(gt=0)] = 1e-3
     weight_decay: Annotated[float, Field(ge=0)] = 0.01
@@ -487,6 +492,8 @@ class FinetuneParams(Section):
     unfreeze_last_n: Annotated[int, Field(ge=1)] = 2
     full_epochs: Annotated[int, Field(ge=0)] = 0
     patience: Annotated[int, Field(ge=1)] = 5
+    # no early stop before this many epochs: every init gets at least the same budget
+    min_epochs: Annotated[int, Field(ge=0)] = 8
     grad_clip: Annotated[float, Field(gt=0)] = 1.0
     class_balance: Literal["weights", "none"] = "weights"
     inflation_noise: Annotated[float, Field(ge=0)] = 0.01
@@ -501,6 +508,10 @@ class FinetuneParams(Section):
     def _task(self) -> FinetuneParams:
         if self.task not in TASKS:
             raise ValueError(f"task={self.task!r} is not one of {sorted(TASKS)}")
+        for name in ("seeds", "fractions"):
+            values = getattr(self, name)
+            if len(set(values)) != len(values):
+                raise ValueError(f"{name}={values} repeats a value; list each once")
         if self.lora.enabled and self.mode == "fm":
             raise ValueError(
                 "lora.enabled=true trains adapters inside the encoder, which mode=fm keeps "
@@ -515,7 +526,7 @@ class FinetuneParams(Section):
 class CalibrateParams(Section):
     """Post-hoc calibration of a fine-tuned classifier, fitted on val predictions only."""
 
-    model: str = "pretrained-1.0"
+    model: str = "pretrained-1.0-seed42"  # a fine-tuning run: <init>-<fraction>-seed<seed>
     method: Literal["temperature", "platt", "isotonic"] = "temperature"
     n_bins: Annotated[int, Field(ge=2, le=100)] = 15
 
@@ -524,6 +535,9 @@ class EvaluateParams(Section):
     """Test-split evaluation of the calibrated model chosen in ``calibrate.model``."""
 
     bootstrap: Annotated[int, Field(ge=10)] = 1000
+    # the independent unit a bootstrap resamples: auto = recordings for BUT-PPG, subjects for
+    # VitalDB (a subject's cases share physiology); window only to show how narrow that is
+    bootstrap_unit: Literal["auto", "recording", "subject", "window"] = "auto"
     confidence: Annotated[float, Field(gt=0.5, lt=1)] = 0.95
     voting: Literal["soft", "hard"] = "soft"
     threshold: Annotated[float, Field(gt=0, lt=1)] = 0.5

@@ -27,10 +27,11 @@ def repro_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "splits",
         "windows",
         "pretrain",
-        "finetune@pretrained-0.1",
-        "finetune@scratch-1.0",
+        "finetune@pretrained-0.1-42",
+        "finetune@scratch-1.0-42",
         "calibrate",
         "evaluate",
+        "label-efficiency",
         "cv",
         "forecast-data",
         "forecast-train",
@@ -59,9 +60,16 @@ def test_repro_writes_real_format_data_splits_and_metrics(repro_repo: Path) -> N
     assert (repro_repo / "plots/windows/vitaldb_sqi.png").stat().st_size > 1000
     assert "metrics/pretrain/metrics.json" in shown and "nmse_ratio_to_interp" in shown
     assert (repro_repo / "models/pretrain/best.pt").is_file()
-    assert "metrics/finetune/scratch-0.1/metrics.json" in shown and "val_auroc" in shown
+    assert "metrics/finetune/scratch-0.1-seed42/metrics.json" in shown and "val_auroc" in shown
     assert "metrics/calibrate.json" in shown and (repro_repo / "models/calibrate").is_dir()
     assert "metrics/evaluate.json" in shown and "auroc_ci_low" in shown and '"tp"' in shown
+    evaluated = json.loads((repro_repo / "metrics/evaluate.json").read_text())["windows"]
+    assert evaluated["bootstrap_unit"] == "recording" and evaluated["n_units"] > 1
+    scores = (repro_repo / "metrics/evaluate_scores.csv").read_text().splitlines()
+    assert len(scores) == evaluated["n"] + 1 and scores[0].startswith("dataset,case_id")
+    efficiency = json.loads((repro_repo / "metrics/label_efficiency.json").read_text())
+    assert set(efficiency["fractions"]) == {"0.1", "1.0"} and efficiency["seeds"] == [42]
+    assert "pretrained_minus_scratch" in efficiency["fractions"]["0.1"]
     assert json.loads((repro_repo / "metrics/cv.json").read_text()) == {"k": 0}  # folds off
     for png in ("roc", "pr", "reliability", "confusion"):
         assert (repro_repo / f"plots/evaluate/{png}.png").stat().st_size > 1000
@@ -146,9 +154,28 @@ def test_two_experiments_compare_with_metrics_diff(repro_repo: Path) -> None:
     dvc(repro_repo, "checkout", "-q")
 
 
+def test_compare_two_experiments_and_a_revision(repro_repo: Path) -> None:
+    """`ttmbio compare` reads each side's scores file from an experiment or a git revision."""
+    dvc(repro_repo, "exp", "run", "-n", "cal-temp", "-S", "calibrate.method=temperature")
+    dvc(repro_repo, "exp", "run", "-n", "cal-iso", "-S", "calibrate.method=isotonic")
+    out = run(repro_repo, "ttmbio", "compare", "cal-temp", "cal-iso").stdout
+    assert "cal-temp:metrics/evaluate_scores.csv -> cal-iso:metrics/evaluate_scores.csv" in out
+    rows = {line.split("|")[1].strip() for line in out.splitlines() if line.startswith("| ")}
+    assert {"auroc", "auprc", "balanced_accuracy", "ece"} <= rows
+    head = run(repro_repo, "ttmbio", "compare", "HEAD", "cal-iso", "--md").stdout
+    auroc = next(line for line in head.splitlines() if line.startswith("| auroc |"))
+    base = float(auroc.split("|")[2])
+    run(repro_repo, "git", "checkout", "-q", "--", ".")
+    dvc(repro_repo, "checkout", "-q")
+    committed = json.loads((repro_repo / "metrics/evaluate.json").read_text())
+    assert base == pytest.approx(committed["windows"]["auroc"], abs=1e-4)
+
+
 def test_exp_run_with_lora_shows_in_exp_show(repro_repo: Path) -> None:
     dvc(repro_repo, "exp", "run", "-S", "finetune.lora.enabled=true")
-    summary = json.loads((repro_repo / "models/finetune/pretrained-1.0/summary.json").read_text())
+    summary = json.loads(
+        (repro_repo / "models/finetune/pretrained-1.0-seed42/summary.json").read_text()
+    )
     assert summary["lora"] is True and 0 < summary["lora_fraction"] < 0.1
     shown = dvc(repro_repo, "exp", "show", "--json").stdout
     assert '"finetune.lora.enabled"' in shown or '"enabled": true' in shown

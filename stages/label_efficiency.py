@@ -1,0 +1,39 @@
+"""``ttmbio label-efficiency``: pretrained vs scratch over label fractions and seeds, on test."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from stages.common import ParamsOption, one_line_errors
+from ttmbio.params import load_params
+
+
+@one_line_errors
+def label_efficiency(
+    models: Path = typer.Option(Path("models/finetune"), help="parent of fine-tuning runs."),
+    windows: Path = typer.Option(Path("data/windows"), help="window stores to read."),
+    metrics: Path = typer.Option(
+        Path("metrics/label_efficiency.json"), help="summary file to write."
+    ),
+    params: Path = ParamsOption,
+) -> None:
+    """Score every init x fraction x seed run on test; report mean ± sd over seeds and the
+    paired pretrained - scratch difference with its two-level bootstrap interval."""
+    cfg = load_params(params)
+    from ttmbio.atomic import atomic_write_json
+    from ttmbio.inference import load_finetuned, score_store
+    from ttmbio.label_efficiency import markdown, score_runs, summarize
+
+    def score(run: str) -> dict:
+        loaded = load_finetuned(models / run)
+        return score_store(loaded, windows / loaded.dataset / "test.zarr")
+
+    report = summarize(cfg, score_runs(cfg, score))
+    atomic_write_json(metrics, report)
+    typer.echo(
+        f"label efficiency ({report['task']}, {report['metric']}, {len(report['seeds'])} "
+        f"seed(s), intervals over {report['n_units']} {report['bootstrap_unit']}s):"
+    )
+    typer.echo(markdown(report))

@@ -1,0 +1,142 @@
+"""Label efficiency over seeds: does the pretrained encoder beat random init, and by how much?
+
+The fine-tuning matrix runs every init x label fraction x seed. Here every run scores the
+**test** split (never used to train or early-stop), and for each fraction the report gives
+each init's mean and sample sd over seeds, and the paired pretrained - scratch difference.
+Its interval comes from a two-level bootstrap: each resample draws seeds (pairs of runs that
+share a seed, hence a label subset) and, for all of them, the same independent units
+(recordings or subjects), so both the training noise between seeds and the sampling noise of
+the test set widen it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ttmbio.bootstrap import (
+    CLASSIFICATION,
+    REGRESSION,
+    BootstrapSettings,
+    percentile_interval,
+    unit_weights,
+)
+from ttmbio.errors import ConfigError
+from ttmbio.evaluation import bootstrap_unit, labelled, units_of
+from ttmbio.params import Params
+
+INITS = ("pretrained", "scratch")
+
+
+def run_name(init: str, fraction: float, seed: int) -> str:
+    """The fine-tuning matrix's run folder name, as dvc.yaml spells it."""
+    return f"{init}-{fraction}-seed{seed}"
+
+
+@dataclass(frozen=True)
+class RunScores:
+    """One run's test scores (labelled windows only), with the windows' ids."""
+
+    scores: np.ndarray
+    labels: np.ndarray
+    scored: dict[str, np.ndarray]
+
+
+def score_runs(
+    params: Params, score: Callable[[str], dict[str, np.ndarray]]
+) -> dict[tuple[str, float, int], RunScores]:
+    """Every run of the matrix through ``score(run name)`` (a scored test store)."""
+    fp = params.finetune
+    runs = {}
+    for init in INITS:
+        for fraction in fp.fractions:
+            for seed in fp.seeds:
+                known = labelled(score(run_name(init, fraction, seed)))
+                runs[(init, fraction, seed)] = RunScores(known["score"], known["label"], known)
+    keys = [r.scored["case_id"].tolist() for r in runs.values()]
+    if any(k != keys[0] for k in keys):
+        raise ConfigError("the fine-tuning runs scored different test windows; re-run them")
+    return runs
+
+
+def summarize(params: Params, runs: Mapping[tuple[str, float, int], RunScores]) -> dict[str, Any]:
+    """Per fraction: each init's mean/sd over seeds and the paired difference's interval."""
+    fp, ev = params.finetune, params.evaluate
+    binary = fp.spec.kind == "binary"
+    name = "auroc" if binary else "mae"
+    metric = (CLASSIFICATION if binary else REGRESSION)[name]
+    first = next(iter(runs.values()))
+    unit = bootstrap_unit(ev, fp.spec.dataset)
+    units = units_of(first.scored, unit)
+    settings = BootstrapSettings(
+        ev.bootstrap, ev.confidence, ev.seed, ev.threshold, params.calibrate.n_bins
+    )
+    rng = np.random.default_rng(settings.seed)
+    weights = unit_weights(units, settings.n, rng, first.labels if binary else None)
+    seed_draws = rng.integers(0, len(fp.seeds), (settings.n, len(fp.seeds)))
+    ones = np.ones((1, len(first.labels)))
+    report: dict[str, Any] = {
+        "task": fp.task,
+        "metric": f"test_{name}",
+        "seeds": list(fp.seeds),
+        "bootstrap_unit": unit,
+        "n_units": len(np.unique(units)),
+        "n_windows": len(first.labels),
+        "fractions": {},
+    }
+    for fraction in fp.fractions:
+        entry: dict[str, Any] = {}
+        deltas = []
+        for init in INITS:
+            values = [
+                float(metric(r.scores, r.labels, ones, settings.threshold, settings.n_bins)[0])
+                for r in (runs[(init, fraction, s)] for s in fp.seeds)
+            ]
+            entry[init] = {
+                "mean": float(np.mean(values)),
+                **({"sd": float(np.std(values, ddof=1))} if len(values) > 1 else {}),
+                "per_seed": {str(s): v for s, v in zip(fp.seeds, values, strict=True)},
+            }
+        for seed in fp.seeds:
+            pre, scr = runs[("pretrained", fraction, seed)], runs[("scratch", fraction, seed)]
+            deltas.append(
+                metric(pre.scores, pre.labels, weights, settings.threshold, settings.n_bins)
+                - metric(scr.scores, scr.labels, weights, settings.threshold, settings.n_bins)
+            )
+        per_seed = np.stack(deltas)  # [seeds, resamples]
+        resampled = per_seed[seed_draws.T, np.arange(settings.n)].mean(axis=0)
+        low, high = percentile_interval(resampled, settings.confidence)
+        delta = entry["pretrained"]["mean"] - entry["scratch"]["mean"]
+        entry["pretrained_minus_scratch"] = {
+            "delta": delta,
+            "ci_low": low,
+            "ci_high": high,
+            # 1 / 0 rather than a bool, which `dvc metrics show` would drop
+            "excludes_0": int(low > 0 or high < 0),
+        }
+        report["fractions"][str(fraction)] = entry
+    return report
+
+
+def markdown(report: Mapping[str, Any]) -> str:
+    """The README's table: mean +- sd per init, the paired difference and its interval."""
+    n = len(report["seeds"])
+    lines = [
+        f"| labels | pretrained | scratch | pretrained - scratch [{n} seeds, paired CI] |",
+        "| --- | --- | --- | --- |",
+    ]
+    for fraction, e in report["fractions"].items():
+        cells = []
+        for init in INITS:
+            sd = e[init].get("sd")
+            cells.append(f"{e[init]['mean']:.3f}" + (f" ± {sd:.3f}" if sd is not None else ""))
+        d = e["pretrained_minus_scratch"]
+        verdict = "" if d["excludes_0"] else " (not significant)"
+        lines.append(
+            f"| {float(fraction):.0%} | {cells[0]} | {cells[1]} | {d['delta']:+.3f} "
+            f"[{d['ci_low']:+.3f}, {d['ci_high']:+.3f}]{verdict} |"
+        )
+    return "\n".join(lines)
