@@ -66,7 +66,7 @@ def test_pair_refuses_other_windows_or_labels(files: dict[str, Path], tmp_path: 
         pair(base, read_scores(tmp_path / "flipped.csv"))
     shuffled = [lines[0], *reversed(lines[1:])]
     (tmp_path / "shuffled.csv").write_text("\n".join(shuffled) + "\n")
-    _, probability = pair(base, read_scores(tmp_path / "shuffled.csv"))
+    probability = pair(base, read_scores(tmp_path / "shuffled.csv"))
     np.testing.assert_array_equal(probability, base.probability)
 
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from ttmbio.bootstrap import BootstrapSettings, PairedDelta, paired_deltas
 from ttmbio.errors import ConfigError
-from ttmbio.evaluation import AUTO_UNITS, UNIT_FIELDS
+from ttmbio.evaluation import resolve_unit, units_of
 from ttmbio.scores import ScoredWindows, pair, parse_scores, read_scores
 
 SCORES_FILE = "metrics/evaluate_scores.csv"
@@ -41,11 +41,9 @@ def compare_scores(
     base: ScoredWindows, new: ScoredWindows, unit: str, settings: BootstrapSettings
 ) -> tuple[list[PairedDelta], str, int]:
     """Paired deltas of every metric; also the unit resampled and how many there were."""
-    base, new_probability = pair(base, new)
-    if unit == "auto":
-        unit = AUTO_UNITS.get(base.dataset, "recording")
-    field = UNIT_FIELDS[unit]
-    units = np.arange(len(base.label)) if field is None else getattr(base, field)
+    new_probability = pair(base, new)
+    unit = resolve_unit(unit, base.dataset)
+    units = units_of({"case_id": base.case_id, "subject_id": base.subject_id}, unit)
     rows = paired_deltas(base.probability, new_probability, base.label, units, settings)
     return rows, unit, len(np.unique(units))
 

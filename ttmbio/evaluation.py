@@ -75,11 +75,10 @@ def classification_metrics(
     }
 
 
-def bootstrap_unit(cfg: Any, dataset: str) -> str:
-    """The unit ``evaluate.bootstrap_unit`` names, with ``auto`` resolved for ``dataset``."""
-    return (
-        AUTO_UNITS.get(dataset, "recording") if cfg.bootstrap_unit == "auto" else cfg.bootstrap_unit
-    )
+def resolve_unit(choice: str, dataset: str) -> str:
+    """A bootstrap unit (``evaluate.bootstrap_unit`` or ``--unit``), ``auto`` resolved for
+    ``dataset``."""
+    return AUTO_UNITS.get(dataset, "recording") if choice == "auto" else choice
 
 
 def units_of(scored: dict[str, np.ndarray], unit: str) -> np.ndarray:
@@ -138,7 +137,7 @@ def evaluate_scored(
     known = labelled(test)
     raw, labels = known["score"], known["label"].astype(int)
     known["probability"] = calibrator.apply(raw)
-    unit = bootstrap_unit(cfg, dataset)
+    unit = resolve_unit(cfg.bootstrap_unit, dataset)
     report = evaluate_binary(
         raw,
         known["probability"],

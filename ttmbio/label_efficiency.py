@@ -12,23 +12,17 @@ the test set widen it.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from ttmbio.bootstrap import (
-    CLASSIFICATION,
-    REGRESSION,
-    BootstrapSettings,
-    percentile_interval,
-    unit_weights,
-)
+from ttmbio.bootstrap import CLASSIFICATION, REGRESSION, percentile_interval, unit_weights
 from ttmbio.errors import ConfigError
-from ttmbio.evaluation import bootstrap_unit, labelled, units_of
+from ttmbio.evaluation import bootstrap_settings, labelled, resolve_unit, units_of
 from ttmbio.params import Params
 
 INITS = ("pretrained", "scratch")
+Scored = dict[str, np.ndarray]  # score_store's arrays: score, label, case_id, subject_id, ...
 
 
 def run_name(init: str, fraction: float, seed: int) -> str:
@@ -36,55 +30,45 @@ def run_name(init: str, fraction: float, seed: int) -> str:
     return f"{init}-{fraction}-seed{seed}"
 
 
-@dataclass(frozen=True)
-class RunScores:
-    """One run's test scores (labelled windows only), with the windows' ids."""
-
-    scores: np.ndarray
-    labels: np.ndarray
-    scored: dict[str, np.ndarray]
-
-
 def score_runs(
     params: Params, score: Callable[[str], dict[str, np.ndarray]]
-) -> dict[tuple[str, float, int], RunScores]:
-    """Every run of the matrix through ``score(run name)`` (a scored test store)."""
+) -> dict[tuple[str, float, int], Scored]:
+    """Every run of the matrix through ``score(run name)`` (a scored test store), its
+    labelled windows only."""
     fp = params.finetune
-    runs = {}
-    for init in INITS:
-        for fraction in fp.fractions:
-            for seed in fp.seeds:
-                known = labelled(score(run_name(init, fraction, seed)))
-                runs[(init, fraction, seed)] = RunScores(known["score"], known["label"], known)
-    keys = [r.scored["case_id"].tolist() for r in runs.values()]
+    runs = {
+        (init, fraction, seed): labelled(score(run_name(init, fraction, seed)))
+        for init in INITS
+        for fraction in fp.fractions
+        for seed in fp.seeds
+    }
+    keys = [r["case_id"].tolist() for r in runs.values()]
     if any(k != keys[0] for k in keys):
         raise ConfigError("the fine-tuning runs scored different test windows; re-run them")
     return runs
 
 
-def summarize(params: Params, runs: Mapping[tuple[str, float, int], RunScores]) -> dict[str, Any]:
+def summarize(params: Params, runs: Mapping[tuple[str, float, int], Scored]) -> dict[str, Any]:
     """Per fraction: each init's mean/sd over seeds and the paired difference's interval."""
     fp, ev = params.finetune, params.evaluate
     binary = fp.spec.kind == "binary"
     name = "auroc" if binary else "mae"
     metric = (CLASSIFICATION if binary else REGRESSION)[name]
     first = next(iter(runs.values()))
-    unit = bootstrap_unit(ev, fp.spec.dataset)
-    units = units_of(first.scored, unit)
-    settings = BootstrapSettings(
-        ev.bootstrap, ev.confidence, ev.seed, ev.threshold, params.calibrate.n_bins
-    )
+    unit = resolve_unit(ev.bootstrap_unit, fp.spec.dataset)
+    units = units_of(first, unit)
+    settings = bootstrap_settings(ev, params.calibrate.n_bins)
     rng = np.random.default_rng(settings.seed)
-    weights = unit_weights(units, settings.n, rng, first.labels if binary else None)
+    weights = unit_weights(units, settings.n, rng, first["label"] if binary else None)
     seed_draws = rng.integers(0, len(fp.seeds), (settings.n, len(fp.seeds)))
-    ones = np.ones((1, len(first.labels)))
+    ones = np.ones((1, len(first["label"])))
     report: dict[str, Any] = {
         "task": fp.task,
         "metric": f"test_{name}",
         "seeds": list(fp.seeds),
         "bootstrap_unit": unit,
         "n_units": len(np.unique(units)),
-        "n_windows": len(first.labels),
+        "n_windows": len(first["label"]),
         "fractions": {},
     }
     for fraction in fp.fractions:
@@ -92,7 +76,7 @@ def summarize(params: Params, runs: Mapping[tuple[str, float, int], RunScores]) 
         deltas = []
         for init in INITS:
             values = [
-                float(metric(r.scores, r.labels, ones, settings.threshold, settings.n_bins)[0])
+                float(metric(r["score"], r["label"], ones, settings.threshold, settings.n_bins)[0])
                 for r in (runs[(init, fraction, s)] for s in fp.seeds)
             ]
             entry[init] = {
@@ -103,8 +87,8 @@ def summarize(params: Params, runs: Mapping[tuple[str, float, int], RunScores]) 
         for seed in fp.seeds:
             pre, scr = runs[("pretrained", fraction, seed)], runs[("scratch", fraction, seed)]
             deltas.append(
-                metric(pre.scores, pre.labels, weights, settings.threshold, settings.n_bins)
-                - metric(scr.scores, scr.labels, weights, settings.threshold, settings.n_bins)
+                metric(pre["score"], pre["label"], weights, settings.threshold, settings.n_bins)
+                - metric(scr["score"], scr["label"], weights, settings.threshold, settings.n_bins)
             )
         per_seed = np.stack(deltas)  # [seeds, resamples]
         resampled = per_seed[seed_draws.T, np.arange(settings.n)].mean(axis=0)

@@ -91,8 +91,8 @@ def read_scores(path: Path) -> ScoredWindows:
     return parse_scores(path.read_text(), str(path))
 
 
-def pair(base: ScoredWindows, new: ScoredWindows) -> tuple[ScoredWindows, np.ndarray]:
-    """``base`` and the probabilities of ``new`` for the same windows, in ``base``'s order.
+def pair(base: ScoredWindows, new: ScoredWindows) -> np.ndarray:
+    """The probabilities of ``new`` for ``base``'s windows, in ``base``'s order.
 
     Refuses two files whose windows differ (another split or windowing): a paired comparison
     needs both models scored on the same windows with the same labels.
@@ -111,4 +111,4 @@ def pair(base: ScoredWindows, new: ScoredWindows) -> tuple[ScoredWindows, np.nda
             f"{base.source} and {new.source} label the same windows differently; compare runs "
             "of the same task"
         )
-    return base, new.probability[order]
+    return new.probability[order]
