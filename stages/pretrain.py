@@ -37,11 +37,17 @@ def pretrain(
         gc.collect()
         barrier(info)
         if live is not None:
+            from ttmbio.ssl.probe import pretrain_probe
+
+            probe = (
+                pretrain_probe(cfg, windows, out / "best.pt") if cfg.pretrain.probe_tasks else {}
+            )
             live.summary.update(
                 best_epoch=summary["best_epoch"],
                 best_val_nmse=summary["val_nmse"],
                 val_nmse_interp=summary["val_nmse_interp"],
                 nmse_ratio_to_interp=summary["nmse_ratio_to_interp"],
+                **probe,
             )
             live.end()
             history = json.loads((out / "history.json").read_text())
@@ -49,7 +55,12 @@ def pretrain(
                 history,
                 {
                     "loss": ["train_loss", "val_loss"],
-                    "parts": ["train_msm", "val_msm", "train_stft", "val_stft"],
+                    "parts": [
+                        f"{split}_{part}"
+                        for part in ("msm", "stft", "spectrum")
+                        for split in ("train", "val")
+                        if f"{split}_{part}" in history[0]
+                    ],
                     "masked NMSE": ["val_nmse", "val_nmse_interp"],
                 },
                 "pretraining",
@@ -61,6 +72,13 @@ def pretrain(
                 f"{summary['val_nmse_interp']:.3f} "
                 f"({summary['nmse_ratio_to_interp']:.2f}x) -> {out}"
             )
+            for key, value in probe.items():
+                if key.startswith("probe_") and f"{key}_random" in probe:
+                    random, amplitude = probe[f"{key}_random"], probe[f"{key}_log_std"]
+                    typer.echo(
+                        f"  frozen linear probe {key[6:]}: {value:.3f} (random init "
+                        f"{random:.3f}, window log std alone {amplitude:.3f})"
+                    )
     finally:
         shutdown(info)
 

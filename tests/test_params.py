@@ -141,6 +141,19 @@ def test_windows_rules(tmp_path: Path, doc: dict, expected: str) -> None:
         ({"pretrain": {"warmup_epochs": 20}}, "warmup_epochs (20.0) must be below epochs"),
         ({"finetune": {"task": "sepsis"}}, "finetune.task='sepsis' is not one of"),
         ({"finetune": {"mode": "fm", "lora": {"enabled": True}}}, "set mode=ft"),
+        (
+            {"pretrain": {"probe_tasks": ["butppg_quality"]}},
+            "pretrain.probe_tasks has 'butppg_quality'; probes read the pretraining windows",
+        ),
+        (
+            {"model": {"channels": ["PPG"]}, "pretrain": {"probe_tasks": ["vitaldb_hr"]}},
+            "pretrain.probe_tasks 'vitaldb_hr' reads channels ['PPG', 'ECG'], but",
+        ),
+        (
+            {"pretrain": {"spectrum_low_hz": 70.0}},
+            "pretrain.spectrum_low_hz (70.0) must be below the Nyquist frequency",
+        ),
+        ({"finetune": {"head": {"norm": "layer"}}}, "finetune.head.norm"),
     ],
 )
 def test_model_and_pretrain_rules(tmp_path: Path, doc: dict, expected: str) -> None:

@@ -49,7 +49,7 @@ def check_compatible(ckpt: dict[str, Any], path: Path, model: dict[str, Any]) ->
             f"{path}: not a pretrained encoder checkpoint; pass the folder written by "
             "`ttmbio pretrain` (models/pretrain)"
         )
-    saved = ckpt["config"]["model"]
+    saved = {"scale_embedding": False, **ckpt["config"]["model"]}  # older checkpoints: off
     for key in (
         "channels",  # what the encoder was pretrained on (fine-tuning inflates from these)
         "context_length",
@@ -59,6 +59,7 @@ def check_compatible(ckpt: dict[str, Any], path: Path, model: dict[str, Any]) ->
         "expansion_factor",
         "adaptive_patching_levels",
         "mode",
+        "scale_embedding",
     ):
         if saved[key] != model[key]:
             raise ConfigError(

@@ -103,6 +103,7 @@ def build_model(params: Params, pretrained: Path | None) -> EncoderClassifier:
         fp.head.hidden_dims,
         fp.head.dropout,
         fp.head.activation,
+        fp.head.norm,
     )
     model = EncoderClassifier(encoder, head)
     if fp.lora.enabled:

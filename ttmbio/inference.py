@@ -89,6 +89,7 @@ def load_finetuned(model_dir: Path) -> LoadedModel:
         ft.head.hidden_dims,
         ft.head.dropout,
         ft.head.activation,
+        ft.head.norm,
     )
     model = EncoderClassifier(TTMEncoder(cfg, channels), head)
     try:

@@ -354,6 +354,7 @@ class ModelParams(Section):
     adaptive_patching_levels: Annotated[int, Field(ge=0, le=4)] = 0
     mode: Literal["common_channel", "mix_channel"] = "common_channel"
     dropout: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.1
+    scale_embedding: bool = False
     pretrained: str | None = None
     revision: str | None = None
 
@@ -406,8 +407,15 @@ class PretrainParams(Section):
         ]
     )
     stft_eps: Annotated[float, Field(gt=0)] = 1.0
+    spectrum_weight: Annotated[float, Field(ge=0)] = 0.3
+    spectrum_bands: Annotated[int, Field(ge=2)] = 24
+    spectrum_low_hz: Annotated[float, Field(gt=0)] = 0.5
+    spectrum_eps: Annotated[float, Field(gt=0)] = 0.1
     decoder_hidden: Annotated[int, Field(ge=1)] = 128
     checkpoint_every: Annotated[int, Field(ge=1)] = 4
+    probe_tasks: list[str] = Field(
+        default_factory=lambda: ["vitaldb_hypotension", "vitaldb_map", "vitaldb_hr"]
+    )
     amp: Literal["auto", "off"] = "auto"
     resume: bool = True
 
@@ -461,6 +469,7 @@ class HeadParams(Section):
     hidden_dims: list[Annotated[int, Field(ge=1)]] = Field(default_factory=lambda: [64])
     dropout: Annotated[float, Field(ge=0, lt=1)] = 0.1
     activation: Literal["gelu", "relu"] = "gelu"
+    norm: Literal["none", "batch"] = "none"
 
 
 class LoraParams(Section):
@@ -693,6 +702,24 @@ class Params(BaseSettings):
                     f"(model.context_length={self.model.context_length}); use n_fft <= "
                     f"{self.model.context_length}"
                 )
+        for name in self.pretrain.probe_tasks:
+            spec = TASKS.get(name)
+            if spec is None or spec.dataset != "vitaldb":
+                known = sorted(k for k, v in TASKS.items() if v.dataset == "vitaldb")
+                raise ValueError(
+                    f"pretrain.probe_tasks has {name!r}; probes read the pretraining windows, "
+                    f"so use VitalDB tasks: {known}"
+                )
+            if not set(spec.channels) <= set(self.model.channels):
+                raise ValueError(
+                    f"pretrain.probe_tasks {name!r} reads channels {spec.channels}, but the "
+                    f"encoder is pretrained on model.channels {self.model.channels}"
+                )
+        if self.pretrain.spectrum_low_hz >= self.windows.fs / 2:
+            raise ValueError(
+                f"pretrain.spectrum_low_hz ({self.pretrain.spectrum_low_hz}) must be below the "
+                f"Nyquist frequency windows.fs/2 = {self.windows.fs / 2:g} Hz"
+            )
         unknown = sorted(set(self.windows.vitaldb.channels) - set(self.data.vitaldb.tracks))
         if unknown:
             raise ValueError(

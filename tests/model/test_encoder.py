@@ -2,13 +2,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from tsfm_public.models.tinytimemixer import TinyTimeMixerForPrediction
 
 from ttmbio.errors import ConfigError
 from ttmbio.model.decoder import PatchDecoder
-from ttmbio.model.encoder import TTMEncoder, load_pretrained, ttm_config
+from ttmbio.model.encoder import TTMEncoder, load_pretrained, log_std, ttm_config
 from ttmbio.params import ModelParams
 from ttmbio.ssl.masking import apply_mask, expand_to_samples, patch_mask
 
@@ -81,3 +82,44 @@ def test_pretrained_with_another_context_length_is_refused(tmp_path: Path) -> No
 def test_missing_pretrained_folder_is_a_config_error_not_a_fallback(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot load TTM weights"):
         load_pretrained(TTMEncoder(SMALL), str(tmp_path / "nothing-here"))
+
+
+SCALED = SMALL.model_copy(update={"scale_embedding": True})
+
+
+def test_log_std_over_observed_samples_matches_numpy() -> None:
+    x = torch.randn(3, 2, 1024, dtype=torch.float64)
+    observed = torch.rand(3, 2, 1024) > 0.4
+    ours = log_std(x, observed)
+    for b in range(3):
+        for c in range(2):
+            kept = x[b, c][observed[b, c]].numpy()
+            assert ours[b, c, 0].item() == pytest.approx(np.log(kept.std() + 1e-3), abs=1e-12)
+    whole = log_std(x)
+    np.testing.assert_allclose(whole[..., 0].numpy(), np.log(x.numpy().std(-1) + 1e-3))
+
+
+def test_scale_embedding_puts_the_log_amplitude_into_pooled_latents() -> None:
+    torch.manual_seed(0)
+    plain, scaled = TTMEncoder(SMALL).eval(), TTMEncoder(SCALED).eval()
+    scaled.backbone.load_state_dict(plain.backbone.state_dict())
+    x = torch.randn(2, 2, 1024)
+    assert scaled.scale_embedding is not None and plain.scale_embedding is None
+    added = scaled(x) - plain(x)  # the same embedding on every patch of a channel
+    torch.testing.assert_close(added, added[:, :, :1].expand_as(added))
+    expected = scaled.scale_embedding(log_std(x))
+    torch.testing.assert_close(added[:, :, 0], expected, rtol=1e-5, atol=1e-5)
+
+
+def test_scale_embedding_reads_no_masked_sample() -> None:
+    torch.manual_seed(0)
+    encoder = TTMEncoder(SCALED).eval()
+    x = torch.randn(4, 2, 1024)
+    mask = expand_to_samples(
+        patch_mask(4, 2, 16, 0.5, "random", torch.Generator().manual_seed(1)), 64
+    )
+    other = torch.where(mask, torch.randn_like(x) * 100 + 50, x)
+    torch.testing.assert_close(
+        encoder(apply_mask(x, mask), ~mask), encoder(apply_mask(other, mask), ~mask), rtol=0, atol=0
+    )
+    assert not torch.equal(encoder(x, ~mask), encoder(x))  # the masked zeros would count

@@ -101,3 +101,23 @@ def test_head_that_does_not_fit_the_encoder_is_refused() -> None:
         EncoderClassifier(TTMEncoder(SMALL), ClassifierHead(3, 16, 2))
     with pytest.raises(ValueError, match="d_model=64"):
         EncoderClassifier(TTMEncoder(SMALL), ClassifierHead(2, 64, 2))
+
+
+def test_batch_norm_head_standardises_pooled_features_and_takes_a_batch_of_one() -> None:
+    torch.manual_seed(0)
+    head = ClassifierHead(2, 4, 1, hidden_dims=(3,), norm="batch").train()
+    latents = 50 + 10 * torch.randn(64, 2, 6, 4)  # far from unit scale
+    pooled = head.pool(latents)
+    normed = head.norm(pooled)
+    torch.testing.assert_close(normed.mean(0), torch.zeros(8), atol=1e-5, rtol=0)
+    torch.testing.assert_close(normed.std(0, correction=0), torch.ones(8), atol=1e-3, rtol=0)
+    assert head(latents[:1]).shape == (1, 1)  # the remainder batch of one window
+    head.eval()
+    running = (pooled[:1] - head.norm.running_mean) / torch.sqrt(head.norm.running_var + 1e-5)
+    torch.testing.assert_close(head.norm(pooled[:1]), running)
+    assert not any(p.requires_grad for p in head.norm.parameters())  # no affine parameters
+
+
+def test_unknown_norm_is_refused() -> None:
+    with pytest.raises(ValueError, match="norm must be one of"):
+        ClassifierHead(2, 4, 1, norm="layer")  # type: ignore[arg-type]

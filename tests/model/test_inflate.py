@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -234,3 +236,25 @@ def test_a_channel_specific_tensor_unknown_to_the_table_is_refused(
     monkeypatch.delitem(inflate_module._CHANNEL_AXES, "channel_feature_mixer.mlp.fc1.weight")
     with pytest.raises(ConfigError, match=r"cannot inflate .*channel_feature_mixer\.mlp\.fc1\."):
         inflate_encoder(perturbed(MIX, PRETRAINED), BUTPPG, gen())
+
+
+def test_scale_embedding_is_shared_by_channels_and_copied() -> None:
+    cfg = SMALL.model_copy(update={"scale_embedding": True})
+    source = TTMEncoder(cfg, ["PPG", "ECG"]).eval()
+    target = inflate_encoder(source, ["ACC_X", "ACC_Y", "ACC_Z", "PPG", "ECG"], gen()).eval()
+    assert target.scale_embedding is not None and source.scale_embedding is not None
+    for name, tensor in source.scale_embedding.state_dict().items():
+        assert torch.equal(target.scale_embedding.state_dict()[name], tensor)
+    x = torch.randn(2, 5, cfg.context_length)
+    torch.testing.assert_close(target(x)[:, 3:], source(x[:, 3:]), rtol=0, atol=0)
+
+
+def test_checkpoint_with_another_scale_embedding_is_refused(tmp_path: Path) -> None:
+    from ttmbio.checkpoint import check_compatible
+
+    model = SMALL.model_dump(mode="json")
+    ckpt = {"encoder": {}, "config": {"model": dict(model, scale_embedding=True)}}
+    with pytest.raises(ConfigError, match=r"model\.scale_embedding=True but params say"):
+        check_compatible(ckpt, tmp_path / "best.pt", model)
+    older = {k: v for k, v in model.items() if k != "scale_embedding"}  # before the param
+    check_compatible({"encoder": {}, "config": {"model": older}}, tmp_path / "best.pt", model)

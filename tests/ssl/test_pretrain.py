@@ -79,6 +79,29 @@ def test_loss_goes_down(trained: tuple[Path, dict]) -> None:
     assert history[-1]["train_loss"] < history[0]["train_loss"]
 
 
+def test_spectrum_objective_is_trained_and_saved(trained: tuple[Path, dict]) -> None:
+    ckpt = load_checkpoint(trained[0] / "last.pt")
+    assert ckpt["config"]["pretrain"]["spectrum_weight"] > 0
+    assert ckpt["spectrum"]["linear.weight"].shape == (24, 16)  # bands x d_model
+    history = ckpt["history"]
+    assert history[-1]["train_spectrum"] < history[0]["train_spectrum"]
+    for row in history:  # the loss is its parts, weighted
+        expected = row["train_msm"] + 0.3 * row["train_stft"] + 0.3 * row["train_spectrum"]
+        assert row["train_loss"] == pytest.approx(expected, rel=1e-4)
+
+
+def test_spectrum_off_trains_without_its_head(tiny: tuple[Path, Params]) -> None:
+    tmp, _ = tiny
+    (tmp / "off").mkdir()
+    params = tiny_params(tmp / "off", {"pretrain": {"epochs": 2, "spectrum_weight": 0.0}})
+    trainer = pt.build_pretrainer(params, tmp / "windows", CPU)
+    assert trainer.model.spectrum is None
+    summary = pt.run_pretraining(trainer, tmp / "work-off", tmp / "out-off", show_progress=False)
+    history = load_checkpoint(tmp / "out-off/last.pt")["history"]
+    assert summary["epochs"] == 2 and "train_spectrum" not in history[0]
+    assert load_checkpoint(tmp / "out-off/last.pt")["spectrum"] is None
+
+
 def test_resumed_run_ends_with_the_same_weights(
     tiny: tuple[Path, Params], trained: tuple[Path, dict], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -110,7 +133,7 @@ def test_resumed_run_ends_with_the_same_weights(
         load_checkpoint(tmp / "out2/last.pt"),
         load_checkpoint(trained[0] / "last.pt"),
     )
-    for part in ("encoder", "decoder"):
+    for part in ("encoder", "decoder", "spectrum"):
         for name, tensor in straight[part].items():
             assert torch.equal(resumed[part][name], tensor), name
 

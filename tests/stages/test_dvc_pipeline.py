@@ -59,6 +59,8 @@ def test_repro_writes_real_format_data_splits_and_metrics(repro_repo: Path) -> N
     )
     assert (repro_repo / "plots/windows/vitaldb_sqi.png").stat().st_size > 1000
     assert "metrics/pretrain/metrics.json" in shown and "nmse_ratio_to_interp" in shown
+    pretrain = json.loads((repro_repo / "metrics/pretrain/metrics.json").read_text())
+    assert {"probe_hr_bpm_r2", "probe_hr_bpm_r2_random", "effective_rank_random"} <= set(pretrain)
     assert (repro_repo / "models/pretrain/best.pt").is_file()
     assert "metrics/finetune/scratch-0.1-seed42/metrics.json" in shown and "val_auroc" in shown
     assert "metrics/calibrate.json" in shown and (repro_repo / "models/calibrate").is_dir()

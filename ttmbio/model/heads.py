@@ -3,7 +3,8 @@
 A head pools the latents over patches, then either concatenates the channels
 (``"mean_concat"``: ``C * D`` features, channel-specific) or averages them (``"mean_mean"``:
 ``D`` features, channel-agnostic), and maps the result through a linear layer or a small MLP.
-Regression is the same head with ``n_outputs=1``.
+``norm="batch"`` standardises the pooled features first. Regression is the same head with
+``n_outputs=1``.
 
 For ``"mean_concat"`` the first Linear's input columns are ordered by channel: columns
 ``[c * D, (c + 1) * D)`` read channel ``c`` (``features_per_channel = D``). Channel inflation
@@ -20,9 +21,30 @@ import torch
 from torch import nn
 
 Pooling = Literal["mean_concat", "mean_mean"]
+Norm = Literal["none", "batch"]
 Activation = Literal["gelu", "relu"]
 
 _ACTIVATIONS: dict[str, type[nn.Module]] = {"gelu": nn.GELU, "relu": nn.ReLU}
+
+
+class FeatureStandardizer(nn.BatchNorm1d):
+    """Batch normalisation without affine parameters over the last axis (MAE's linear-probe
+    head, He et al. 2022): pretrained latents come at their own scales, and the few labelled
+    windows of a small label fraction cannot afford to learn them. A training batch of one
+    window (a split's remainder) is normalised with the running statistics."""
+
+    def __init__(self, width: int) -> None:
+        super().__init__(width, affine=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        flat = x.reshape(-1, x.shape[-1])
+        if self.training and flat.shape[0] == 1:
+            out = nn.functional.batch_norm(
+                flat, self.running_mean, self.running_var, training=False, eps=self.eps
+            )
+        else:
+            out = super().forward(flat)
+        return out.reshape(x.shape)
 
 
 class ClassifierHead(nn.Module):
@@ -42,6 +64,7 @@ class ClassifierHead(nn.Module):
         hidden_dims: Sequence[int] = (),
         dropout: float = 0.0,
         activation: Activation = "gelu",
+        norm: Norm = "none",
     ) -> None:
         super().__init__()
         for name, value in (("n_channels", n_channels), ("d_model", d_model)):
@@ -55,6 +78,8 @@ class ClassifierHead(nn.Module):
             raise ValueError(
                 f"activation must be one of {sorted(_ACTIVATIONS)}, got {activation!r}"
             )
+        if norm not in get_args(Norm):
+            raise ValueError(f"norm must be one of {list(get_args(Norm))}, got {norm!r}")
         if any(h < 1 for h in hidden_dims):
             raise ValueError(f"hidden_dims must all be >= 1, got {list(hidden_dims)}")
         if not 0.0 <= dropout < 1.0:
@@ -67,6 +92,7 @@ class ClassifierHead(nn.Module):
         self.hidden_dims = tuple(hidden_dims)
 
         width = n_channels * d_model if pooling == "mean_concat" else d_model
+        self.norm = FeatureStandardizer(width) if norm == "batch" else nn.Identity()
         layers: list[nn.Module] = []
         for hidden in self.hidden_dims:
             layers += [nn.Linear(width, hidden), _ACTIVATIONS[activation](), nn.Dropout(dropout)]
@@ -105,7 +131,7 @@ class ClassifierHead(nn.Module):
         return per_channel.mean(dim=1)
 
     def forward(self, latents: torch.Tensor) -> torch.Tensor:
-        return self.net(self.pool(latents))
+        return self.net(self.norm(self.pool(latents)))
 
 
 class EncoderClassifier(nn.Module):

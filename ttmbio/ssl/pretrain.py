@@ -30,7 +30,7 @@ from ttmbio.atomic import atomic_dir, atomic_write_json
 from ttmbio.checkpoint import load_checkpoint, save_checkpoint
 from ttmbio.distributed import DistInfo, barrier
 from ttmbio.errors import SourceError
-from ttmbio.model.decoder import MaskedAutoencoder, PatchDecoder
+from ttmbio.model.decoder import MaskedAutoencoder, PatchDecoder, SpectrumHead
 from ttmbio.model.encoder import TTMEncoder, load_pretrained
 from ttmbio.params import Params
 from ttmbio.ssl.losses import (
@@ -40,6 +40,7 @@ from ttmbio.ssl.losses import (
     masked_mse,
 )
 from ttmbio.ssl.masking import apply_mask, expand_to_samples, patch_mask
+from ttmbio.ssl.spectrum import band_edges, log_band_power
 from ttmbio.training import MetricLogger, fingerprint_of, log_row, prepare_work_dir
 from ttmbio.windows.dataset import WindowDataset, make_loader
 
@@ -57,6 +58,7 @@ class Pretrainer:
     dist: DistInfo
     fingerprint: str
     stft: MultiResolutionSTFTLoss
+    bands: list[tuple[int, int]]  # rFFT bins of the spectrum objective's bands
     optimizer: torch.optim.Optimizer = field(init=False)
     scheduler: torch.optim.lr_scheduler.LambdaLR = field(init=False)
     net: nn.Module = field(init=False)  # the model, DDP-wrapped when distributed
@@ -123,13 +125,18 @@ def build_pretrainer(params: Params, windows: Path, dist: DistInfo) -> Pretraine
     encoder = TTMEncoder(params.model)
     if params.model.pretrained:
         load_pretrained(encoder, params.model.pretrained, params.model.revision)
-    model = MaskedAutoencoder(encoder, PatchDecoder(params.model, params.pretrain.decoder_hidden))
+    pp = params.pretrain
+    spectrum = (
+        SpectrumHead(params.model.d_model, pp.spectrum_bands) if pp.spectrum_weight > 0 else None
+    )
+    model = MaskedAutoencoder(encoder, PatchDecoder(params.model, pp.decoder_hidden), spectrum)
+    bands = band_edges(length, params.windows.fs, pp.spectrum_bands, pp.spectrum_low_hz)
     stft = MultiResolutionSTFTLoss(
         [STFTResolution(r.n_fft, r.hop_length) for r in params.pretrain.stft_resolutions],
         signal_length=params.model.context_length,
         eps=params.pretrain.stft_eps,
     ).to(dist.device)
-    return Pretrainer(params, model, train, val, dist, fingerprint(params, windows), stft)
+    return Pretrainer(params, model, train, val, dist, fingerprint(params, windows), stft, bands)
 
 
 def _mask(batch: int, t: Pretrainer, generator: torch.Generator) -> torch.Tensor:
@@ -149,17 +156,26 @@ def _mask(batch: int, t: Pretrainer, generator: torch.Generator) -> torch.Tensor
 
 def _losses(
     t: Pretrainer, x: torch.Tensor, sample_mask: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    amp = t.params.pretrain.amp == "auto" and t.dist.device.type == "cuda"
+) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """The loss and its parts (``loss``, ``msm``, ``stft``, ``spectrum``), and the windows
+    as reconstructed."""
+    pp = t.params.pretrain
+    amp = pp.amp == "auto" and t.dist.device.type == "cuda"
     ctx = torch.autocast("cuda", dtype=torch.bfloat16) if amp else nullcontext()
     with ctx:
-        recon = t.net(apply_mask(x, sample_mask))
+        recon, bands = t.net(apply_mask(x, sample_mask), ~sample_mask)
     recon = recon.float()
     msm = masked_mse(recon, x, sample_mask)
     # the spectrum of the window as completed by the model: visible samples are given, so
     # the spectral loss judges only what the model filled in (and how it joins the rest)
     stft = t.stft(torch.where(sample_mask, recon, x), x)
-    return msm + t.params.pretrain.stft_weight * stft, msm, stft, recon
+    parts = {"msm": msm, "stft": stft}
+    loss = msm + pp.stft_weight * stft
+    if bands is not None:
+        target = log_band_power(x, t.bands, pp.spectrum_eps)
+        parts["spectrum"] = nn.functional.mse_loss(bands.float(), target)
+        loss = loss + pp.spectrum_weight * parts["spectrum"]
+    return {"loss": loss, **parts}, recon
 
 
 def train_epoch(t: Pretrainer, epoch: int, show_progress: bool) -> dict[str, float]:
@@ -168,7 +184,7 @@ def train_epoch(t: Pretrainer, epoch: int, show_progress: bool) -> dict[str, flo
     torch.manual_seed(seed)  # dropout
     generator = torch.Generator().manual_seed(seed)
     t.net.train()
-    totals = {"loss": 0.0, "msm": 0.0, "stft": 0.0}
+    totals: dict[str, float] = {}
     n = 0
     batches = t.loader(epoch)
     bar = tqdm(
@@ -182,14 +198,14 @@ def train_epoch(t: Pretrainer, epoch: int, show_progress: bool) -> dict[str, flo
     for batch in bar:
         x = batch["x"].to(t.dist.device)
         sample_mask = _mask(len(x), t, generator).to(t.dist.device)
-        loss, msm, stft, _ = _losses(t, x, sample_mask)
+        parts, _ = _losses(t, x, sample_mask)
         t.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        parts["loss"].backward()
         nn.utils.clip_grad_norm_(t.model.parameters(), pp.grad_clip)
         t.optimizer.step()
         t.scheduler.step()
-        for key, value in (("loss", loss), ("msm", msm), ("stft", stft)):
-            totals[key] += value.item() * len(x)
+        for key, value in parts.items():
+            totals[key] = totals.get(key, 0.0) + value.item() * len(x)
         n += len(x)
         bar.set_postfix(loss=f"{totals['loss'] / n:.4f}")
     return {f"train_{k}": v / max(n, 1) for k, v in totals.items()}
@@ -200,15 +216,15 @@ def evaluate(t: Pretrainer, with_baseline: bool = False) -> dict[str, float]:
     """Val losses and masked-patch NMSE on fixed masks (the same every epoch)."""
     generator = torch.Generator().manual_seed(t.params.pretrain.seed)
     t.net.eval()
-    sums = {"loss": 0.0, "msm": 0.0, "stft": 0.0}
+    sums: dict[str, float] = {}
     err = {"model": 0.0, "interp": 0.0}
     spread, n = 0.0, 0
     for batch in make_loader(t.val, t.params.pretrain.batch_size, shuffle=False):
         x = batch["x"].to(t.dist.device)
         sample_mask = _mask(len(x), t, generator).to(t.dist.device)
-        loss, msm, stft, recon = _losses(t, x, sample_mask)
-        for key, value in (("loss", loss), ("msm", msm), ("stft", stft)):
-            sums[key] += value.item() * len(x)
+        parts, recon = _losses(t, x, sample_mask)
+        for key, value in parts.items():
+            sums[key] = sums.get(key, 0.0) + value.item() * len(x)
         m = sample_mask.float()
         err["model"] += float((((recon - x) ** 2) * m).sum())
         if with_baseline:
@@ -229,6 +245,7 @@ def _payload(
     return {
         "encoder": t.model.encoder.state_dict(),
         "decoder": t.model.decoder.state_dict(),
+        "spectrum": t.model.spectrum.state_dict() if t.model.spectrum is not None else None,
         "optimizer": t.optimizer.state_dict(),
         "scheduler": t.scheduler.state_dict(),
         "epoch": epoch,
@@ -254,6 +271,8 @@ def _resume(t: Pretrainer, work: Path) -> tuple[int, list[dict[str, float]], flo
         return 0, [], float("inf")
     t.model.encoder.load_state_dict(ckpt["encoder"])
     t.model.decoder.load_state_dict(ckpt["decoder"])
+    if t.model.spectrum is not None:
+        t.model.spectrum.load_state_dict(ckpt["spectrum"])
     t.optimizer.load_state_dict(ckpt["optimizer"])
     t.scheduler.load_state_dict(ckpt["scheduler"])
     return int(ckpt["epoch"]) + 1, list(ckpt["history"]), float(ckpt["best_val_loss"])
