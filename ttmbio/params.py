@@ -710,11 +710,6 @@ class Params(BaseSettings):
                     f"pretrain.probe_tasks has {name!r}; probes read the pretraining windows, "
                     f"so use VitalDB tasks: {known}"
                 )
-            if not set(spec.channels) <= set(self.model.channels):
-                raise ValueError(
-                    f"pretrain.probe_tasks {name!r} reads channels {spec.channels}, but the "
-                    f"encoder is pretrained on model.channels {self.model.channels}"
-                )
         if self.pretrain.spectrum_low_hz >= self.windows.fs / 2:
             raise ValueError(
                 f"pretrain.spectrum_low_hz ({self.pretrain.spectrum_low_hz}) must be below the "

@@ -162,7 +162,10 @@ def probe_report(
 
 def pretrain_probe(params: Params, windows: Path, checkpoint: Path) -> dict[str, float]:
     """:func:`probe_report` of a pretraining checkpoint on the VitalDB train/val windows,
-    beside the encoder pretraining started from (seed ``pretrain.seed``, random weights)."""
+    beside the encoder pretraining started from (seed ``pretrain.seed``, random weights).
+
+    The probes read the channels the encoder was pretrained on (``model.channels``), whatever
+    channels the fine-tuning task of the same name uses; only its label is taken."""
     ckpt = load_checkpoint(checkpoint)
     cfg = ModelParams.model_validate(ckpt["config"]["model"])
     channels = list(ckpt["channels"])
