@@ -112,17 +112,6 @@ def _known(y: np.ndarray, kind: str) -> np.ndarray:
     return finite & (y >= 0) if kind == "binary" else finite
 
 
-def probe_layers(
-    train: Sequence[np.ndarray],
-    val: Sequence[np.ndarray],
-    train_y: np.ndarray,
-    val_y: np.ndarray,
-    kind: str,
-) -> list[float]:
-    """:func:`probe_score` for each layer's features."""
-    return [probe_score(a, train_y, b, val_y, kind) for a, b in zip(train, val, strict=True)]
-
-
 def probe_report(
     pretrained: TTMEncoder,
     random: TTMEncoder,
