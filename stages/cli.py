@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from stages.baseline import baseline
 from stages.bench import bench
 from stages.calibrate import calibrate
 from stages.compare import compare
@@ -32,6 +33,7 @@ app.command()(pretrain)
 app.command()(finetune)
 app.command()(calibrate)
 app.command()(evaluate)
+app.command()(baseline)
 app.command(name="label-efficiency")(label_efficiency)
 app.command(name="cv-fold")(cv_fold)
 app.command()(cv)

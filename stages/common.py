@@ -9,9 +9,11 @@ from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import typer
+from pydantic import ValidationError
 from tqdm import tqdm
 
-from ttmbio.errors import TtmbioError
+from ttmbio.errors import ConfigError, TtmbioError
+from ttmbio.params import Params
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -49,3 +51,18 @@ def progress(items: Iterable[Any], total: int, label: str) -> Iterator[Any]:
 def warn(lines: Iterable[str]) -> None:
     for line in lines:
         typer.echo(f"warning: {line}", err=True)
+
+
+def override_finetune(cfg: Params, **values: Any) -> Params:
+    """``cfg`` with the command-line options given (not None) in its finetune section,
+    validated like params.yaml; a bad value is a one-line error naming the option."""
+    given = {k: v for k, v in values.items() if v is not None}
+    if not given:
+        return cfg
+    try:
+        finetune = cfg.finetune.model_validate({**cfg.finetune.model_dump(), **given})
+    except ValidationError as err:
+        reasons = "; ".join(e["msg"].removeprefix("Value error, ") for e in err.errors())
+        options = ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in given.items())
+        raise ConfigError(f"{options}: {reasons}") from None
+    return cfg.model_copy(update={"finetune": finetune})

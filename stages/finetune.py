@@ -7,12 +7,13 @@ from pathlib import Path
 
 import typer
 
-from stages.common import ParamsOption, one_line_errors
+from stages.common import ParamsOption, one_line_errors, override_finetune
 from ttmbio.params import load_params
 
 
 @one_line_errors
 def finetune(
+    task: str = typer.Option(None, help="a task of ttmbio.params.TASKS (default: finetune.task)."),
     init: str = typer.Option(None, help="pretrained | scratch (default: finetune.init)."),
     label_fraction: float = typer.Option(
         None, help="share of train labels used (default: finetune.label_fraction)."
@@ -29,17 +30,7 @@ def finetune(
 ) -> None:
     """Train a head (staged unfreezing or LoRA) on the task's windows; early-stop on val."""
     cfg = load_params(params)
-    overrides = {
-        k: v
-        for k, v in (("init", init), ("label_fraction", label_fraction), ("seed", seed))
-        if v is not None
-    }
-    if overrides:
-        cfg = cfg.model_copy(
-            update={
-                "finetune": cfg.finetune.model_validate({**cfg.finetune.model_dump(), **overrides})
-            }
-        )
+    cfg = override_finetune(cfg, task=task, init=init, label_fraction=label_fraction, seed=seed)
     from dvclive import Live
 
     from ttmbio.curves import plot_curves

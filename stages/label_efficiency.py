@@ -6,12 +6,13 @@ from pathlib import Path
 
 import typer
 
-from stages.common import ParamsOption, one_line_errors
+from stages.common import ParamsOption, one_line_errors, override_finetune
 from ttmbio.params import load_params
 
 
 @one_line_errors
 def label_efficiency(
+    task: str = typer.Option(None, help="the runs' task (default: finetune.task)."),
     models: Path = typer.Option(Path("models/finetune"), help="parent of fine-tuning runs."),
     windows: Path = typer.Option(Path("data/windows"), help="window stores to read."),
     metrics: Path = typer.Option(
@@ -22,6 +23,7 @@ def label_efficiency(
     """Score every init x fraction x seed run on test; report mean ± sd over seeds and the
     paired pretrained - scratch difference with its two-level bootstrap interval."""
     cfg = load_params(params)
+    cfg = override_finetune(cfg, task=task)
     from ttmbio.atomic import atomic_write_json
     from ttmbio.inference import load_finetuned, score_store
     from ttmbio.label_efficiency import markdown, score_runs, summarize

@@ -24,8 +24,11 @@ def synth(
     summary = synthesize(cfg, out, progress=progress)
     atomic_write_json(metrics, summary)
     v, b = summary["vitaldb"], summary["butppg"]
+    path = v["pathology"]
     typer.echo(
         f"synth: {v['cases']} VitalDB cases ({v['hours']} h, "
-        f"{v['hypotension_fraction']:.1%} hypotensive) and {b['records']} BUT-PPG "
-        f"records ({b['good_fraction']:.0%} good) in {out}"
+        f"{v['hypotension_fraction']:.1%} hypotensive; PVCs in {path['cases_with_pvc']}, "
+        f"PACs in {path['cases_with_pac']}, AF in {path['cases_with_af']}, low perfusion in "
+        f"{path['cases_low_perfusion']}) and {b['records']} BUT-PPG records "
+        f"({b['good_fraction']:.0%} good, {b['label_flips']} labels flipped) in {out}"
     )

@@ -16,7 +16,7 @@ import numpy as np
 from ttmbio.calibration import Calibrator, calibration_report, fit_calibrator, reliability_curve
 from ttmbio.errors import ConfigError
 from ttmbio.inference import load_finetuned, model_digest, score_store
-from ttmbio.params import CalibrateParams
+from ttmbio.params import CalibrateParams, binary_tasks
 
 IDENTITY = Calibrator("temperature", {"temperature": 1.0})
 
@@ -29,7 +29,7 @@ def calibrate(
     if loaded.kind != "binary":
         raise ConfigError(
             f"{model_dir}: calibrate.model is a {loaded.kind} model; calibration needs a "
-            "binary classifier (finetune.task butppg_quality or vitaldb_hypotension)"
+            f"binary classifier (finetune.task one of {binary_tasks()})"
         )
     val = score_store(loaded, windows / loaded.dataset / "val.zarr")
     known = val["label"] >= 0

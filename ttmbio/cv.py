@@ -20,7 +20,7 @@ from ttmbio.errors import ConfigError
 from ttmbio.evaluation import evaluate_scored
 from ttmbio.finetune import build_finetuner, run_finetuning
 from ttmbio.inference import load_finetuned, score_store, score_windows
-from ttmbio.params import Params
+from ttmbio.params import Params, binary_tasks
 from ttmbio.training import MetricLogger
 
 CALIBRATOR_FILE = "calibrator.json"
@@ -36,8 +36,7 @@ def check_fold(params: Params, fold: int) -> None:
     if params.finetune.spec.kind != "binary":
         raise ConfigError(
             f"finetune.task={params.finetune.task!r} is a regression task; cross-validation "
-            "reports the evaluate stage's classification metrics: use butppg_quality or "
-            "vitaldb_hypotension"
+            f"reports the evaluate stage's classification metrics: use one of {binary_tasks()}"
         )
 
 

@@ -98,10 +98,22 @@ class DataParams(Section):
 
 
 class SynthVitalDB(Section):
+    """Cases and the pathology they carry (``ttmbio.synth.physiology.CaseMix`` has the same
+    fields): ``*_fraction`` are shares of cases (of episodes for ``precursor_fraction``),
+    ``*_per_min`` the [low, high] range an affected case's ectopy rate is drawn from."""
+
     n_cases: PositiveInt = 40
     n_subjects: PositiveInt = 32
-    duration_min: tuple[float, float] = (10.0, 15.0)
+    duration_min: tuple[float, float] = (20.0, 30.0)
     bis_fraction: Fraction = 0.4
+    pvc_fraction: Fraction = 0.3
+    pvc_per_min: tuple[float, float] = (0.5, 6.0)
+    pac_fraction: Fraction = 0.3
+    pac_per_min: tuple[float, float] = (0.5, 6.0)
+    af_fraction: Fraction = 0.2
+    low_perfusion_fraction: Fraction = 0.15
+    precursor_fraction: Fraction = 0.8
+    false_alarms_per_hour: Annotated[float, Field(ge=0.0)] = 2.0
 
     @model_validator(mode="after")
     def _consistent(self) -> SynthVitalDB:
@@ -112,16 +124,31 @@ class SynthVitalDB(Section):
             )
         if self.n_subjects > self.n_cases:
             raise ValueError(f"n_subjects ({self.n_subjects}) must be <= n_cases ({self.n_cases})")
+        for name in ("pvc_per_min", "pac_per_min"):
+            lo, hi = getattr(self, name)
+            if not 0.0 < lo <= hi <= 20.0:
+                raise ValueError(
+                    f"{name} must be [low, high] beats per minute with 0 < low <= high <= 20, "
+                    f"got {[lo, hi]}"
+                )
         return self
 
 
 class SynthButPPG(Section):
     """50 subjects like the published BUT-PPG; 12 records each keeps the test split large
-    enough (~170 windows) for a calibration error that is not mostly sampling noise."""
+    enough (~170 windows) for a calibration error that is not mostly sampling noise.
+
+    Quality lives in the PPG (``ttmbio.synth.butppg``): ``borderline_fraction`` of the good
+    records carry mild corruption, ``moving_fraction`` is the share of [good, poor] records
+    whose phone moves (so ACC is only partly informative) and ``label_noise`` the share of
+    labels flipped between the classes, as between annotators (keeps ``good_fraction``)."""
 
     n_subjects: PositiveInt = 50
     records_per_subject: PositiveInt = 12
     good_fraction: Fraction = 0.35
+    label_noise: Annotated[float, Field(ge=0.0, le=0.5)] = 0.07
+    borderline_fraction: Fraction = 0.3
+    moving_fraction: tuple[Fraction, Fraction] = (0.25, 0.5)
 
 
 class SynthParams(Section):
@@ -227,11 +254,35 @@ class FilterParams(Section):
         return self
 
 
-class QualityParams(Section):
-    """Thresholds of the quality gates; each rejection is counted under the gate's name."""
+ECGDetector = Literal["neurokit", "pantompkins1985", "kalidas2017", "hamilton2002", "elgendi2010"]
 
+
+class QualityParams(Section):
+    """Thresholds of the quality gates; each rejection is counted under the gate's name.
+
+    The ``ecg_sqi`` / ``ppg_tsqi`` gates compute their SQI by ``ecg_method`` / ``ppg_method``
+    (``ttmbio.signal.quality``) and store it under the gate's name:
+
+    * ``morphology`` (default): share of a window's beats explained by <= ``morph_max`` beat
+      shapes, a beat joining a shape at correlation >= ``morph_r_min``; kept at
+      >= ``ecg_morph_min`` / ``ppg_morph_min``. Clean ectopy and AF pass.
+    * ``template``: the spec's mean beat-template correlation (Orphanidou et al. 2015), kept at
+      >= ``ecg_sqi_min`` / ``ppg_tsqi_min``; fails clean windows holding an ectopic beat.
+    * ``bsqi`` (ECG only): agreement of the two ``ecg_bsqi_detectors`` (Li et al. 2008), kept at
+      >= ``ecg_bsqi_min``.
+    """
+
+    ecg_method: Literal["morphology", "template", "bsqi"] = "morphology"
+    ppg_method: Literal["morphology", "template"] = "morphology"
     ecg_sqi_min: Fraction = 0.9
     ppg_tsqi_min: Fraction = 0.9
+    ecg_morph_min: Fraction = 0.8
+    ppg_morph_min: Fraction = 0.8
+    morph_r_min: Annotated[float, Field(gt=0, le=1)] = 0.9
+    morph_max: Annotated[int, Field(ge=1, le=5)] = 2
+    ecg_morph_half_s: Annotated[float, Field(gt=0)] = 0.25
+    ecg_bsqi_min: Fraction = 0.9
+    ecg_bsqi_detectors: tuple[ECGDetector, ECGDetector] = ("pantompkins1985", "kalidas2017")
     ppg_ssqi_min: float = 0.8
     min_cycles: Annotated[int, Field(ge=1)] = 3
     hr_bpm: tuple[float, float] = (30.0, 220.0)
@@ -239,6 +290,32 @@ class QualityParams(Section):
     pulse_pressure_min_mmhg: Annotated[float, Field(ge=0)] = 10.0
     flatline_max_s: Annotated[float, Field(gt=0)] = 0.5
     clipped_max_fraction: Fraction = 0.01
+
+    @model_validator(mode="after")
+    def _distinct_detectors(self) -> QualityParams:
+        a, b = self.ecg_bsqi_detectors
+        if a == b:
+            raise ValueError(
+                f"ecg_bsqi_detectors must name two different detectors, got [{a}, {b}]; "
+                "e.g. [pantompkins1985, kalidas2017]"
+            )
+        return self
+
+    def sqi_min(self, sqi: str) -> float:
+        """The threshold the gate of the stored SQI ``sqi`` applies, given the chosen method."""
+        if sqi == "ecg_sqi":
+            return {
+                "morphology": self.ecg_morph_min,
+                "template": self.ecg_sqi_min,
+                "bsqi": self.ecg_bsqi_min,
+            }[self.ecg_method]
+        if sqi == "ppg_tsqi":
+            return self.ppg_morph_min if self.ppg_method == "morphology" else self.ppg_tsqi_min
+        if sqi == "ppg_ssqi":
+            return self.ppg_ssqi_min
+        if sqi == "n_cycles":
+            return float(self.min_cycles)
+        raise KeyError(f"no threshold for {sqi!r}")
 
 
 class DatasetWindows(Section):
@@ -293,9 +370,12 @@ class WindowsParams(Section):
     quality: QualityParams = QualityParams()
     hypotension_mmhg: Annotated[float, Field(gt=0)] = 65.0
     label_horizon_s: Annotated[float, Field(ge=0)] = 0.0
+    # hypotension forecast (ttmbio/windows/labels.py): an event starts within this horizon
+    forecast_horizon_min: Annotated[float, Field(gt=0)] = 5.0
+    event_min_s: Annotated[float, Field(gt=0)] = 60.0
     vitaldb: DatasetWindows = DatasetWindows(
         channels=["PPG", "ECG", "ABP"],
-        stride=512,
+        stride=1024,
         gates=_default_gates(),
         case_labels=["age", "sex", "asa"],
     )
@@ -455,6 +535,10 @@ TASKS: dict[str, TaskSpec] = {
     "vitaldb_hypotension": TaskSpec(
         dataset="vitaldb", channels=["PPG", "ECG"], target="hypotension", kind="binary"
     ),
+    # a hypotensive event (MAP < 65 mmHg for >= 60 s) starts within windows.forecast_horizon_min
+    "vitaldb_hypotension_forecast": TaskSpec(
+        dataset="vitaldb", channels=["PPG", "ECG"], target="hypotension_forecast", kind="binary"
+    ),
     "vitaldb_map": TaskSpec(
         dataset="vitaldb", channels=["PPG", "ECG"], target="map_mmhg", kind="regression"
     ),
@@ -462,6 +546,11 @@ TASKS: dict[str, TaskSpec] = {
         dataset="vitaldb", channels=["PPG", "ECG"], target="hr_bpm", kind="regression"
     ),
 }
+
+
+def binary_tasks() -> list[str]:
+    """Names of the classification tasks, for messages that list what would work."""
+    return sorted(name for name, spec in TASKS.items() if spec.kind == "binary")
 
 
 class HeadParams(Section):
@@ -551,6 +640,39 @@ class EvaluateParams(Section):
     voting: Literal["soft", "hard"] = "soft"
     threshold: Annotated[float, Field(gt=0, lt=1)] = 0.5
     seed: int = 42
+
+
+# --------------------------------------------------------------------------- baseline
+
+
+class LogisticBaseline(Section):
+    """L2 logistic regression on standardised features (median-imputed)."""
+
+    C: Annotated[float, Field(gt=0)] = 1.0
+    max_iter: PositiveInt = 2000
+
+
+class GBMBaseline(Section):
+    """scikit-learn's histogram gradient boosting (missing values handled natively)."""
+
+    max_iter: PositiveInt = 200
+    learning_rate: Annotated[float, Field(gt=0, le=1)] = 0.05
+    max_leaf_nodes: Annotated[int, Field(ge=2)] = 15
+    min_samples_leaf: PositiveInt = 20
+    l2_regularization: Annotated[float, Field(ge=0)] = 1.0
+
+
+class BaselineParams(Section):
+    """Classical baseline beside every fine-tuned result (``ttmbio baseline``): hand-crafted
+    features of the task's channels and a scikit-learn classifier, trained on the same label
+    subset, calibrated and scored like the model."""
+
+    # auto: fit both, keep the one with the higher val AUROC (ties: logistic)
+    model: Literal["auto", "logistic", "gbm"] = "auto"
+    class_weight: Literal["balanced", "none"] = "balanced"  # as finetune.class_balance
+    importance_repeats: PositiveInt = 5  # permutation importance on val (gbm)
+    logistic: LogisticBaseline = LogisticBaseline()
+    gbm: GBMBaseline = GBMBaseline()
 
 
 # --------------------------------------------------------------------------- forecast
@@ -673,6 +795,7 @@ class Params(BaseSettings):
     finetune: FinetuneParams = FinetuneParams()
     calibrate: CalibrateParams = CalibrateParams()
     evaluate: EvaluateParams = EvaluateParams()
+    baseline: BaselineParams = BaselineParams()
     forecast: ForecastParams = ForecastParams()
 
     @model_validator(mode="after")

@@ -16,11 +16,17 @@ REPO = Path(__file__).resolve().parents[2]
 TINY_PARAMS = {
     "synth": {
         "workers": 1,
-        "vitaldb": {"n_cases": 10, "n_subjects": 6, "duration_min": [2.0, 3.0]},
+        "vitaldb": {"n_cases": 10, "n_subjects": 6, "duration_min": [3.0, 4.0]},
         "butppg": {"n_subjects": 10, "records_per_subject": 4, "good_fraction": 0.5},
     },
     "splits": {"ratios": {"train": 0.5, "val": 0.25, "test": 0.25}},
-    "windows": {"workers": 1, "shard_windows": 64, "chunk_windows": 16},
+    # a 1-minute hypotension-forecast horizon: minutes-long cases still have both labels
+    "windows": {
+        "workers": 1,
+        "shard_windows": 64,
+        "chunk_windows": 16,
+        "forecast_horizon_min": 1.0,
+    },
     "model": {"d_model": 16, "num_layers": 2},
     "pretrain": {"epochs": 2, "batch_size": 32, "warmup_epochs": 0.5, "decoder_hidden": 16},
     "finetune": {

@@ -65,3 +65,20 @@ def test_empty_source_folder_is_one_line_and_writes_nothing(
     assert result.exit_code == 2
     assert "no .vital files" in result.output
     assert not (workdir / "data/splits.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["finetune", "--task", "bogus"], "--task bogus: task='bogus' is not one of"),
+        (["finetune", "--label-fraction", "2"], "--label-fraction 2.0: Input should be"),
+        (["label-efficiency", "--task", "nope"], "--task nope: task='nope' is not one of"),
+    ],
+)
+def test_bad_task_options_are_one_line_before_any_work(
+    workdir: Path, args: list[str], expected: str
+) -> None:
+    result = run(workdir, sys.executable, "-m", "stages", *args, check=False)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.count("\n") == 1 and expected in result.stderr, result.stderr
+    assert not (workdir / "models").exists() and not (workdir / "metrics").exists()

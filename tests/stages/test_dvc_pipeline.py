@@ -32,6 +32,13 @@ def repro_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "calibrate",
         "evaluate",
         "label-efficiency",
+        "finetune-hypotension@pretrained-0.1-42",
+        "finetune-hypotension@scratch-1.0-42",
+        "calibrate-hypotension",
+        "evaluate-hypotension",
+        "label-efficiency-hypotension",
+        "baseline@butppg_quality",
+        "baseline@vitaldb_hypotension_forecast",
         "cv",
         "forecast-data",
         "forecast-train",
@@ -73,6 +80,18 @@ def test_repro_writes_real_format_data_splits_and_metrics(repro_repo: Path) -> N
     assert set(efficiency["fractions"]) == {"0.1", "1.0"} and efficiency["seeds"] == [42]
     assert "pretrained_minus_scratch" in efficiency["fractions"]["0.1"]
     assert json.loads((repro_repo / "metrics/cv.json").read_text()) == {"k": 0}  # folds off
+    hypo = json.loads((repro_repo / "metrics/hypotension/label_efficiency.json").read_text())
+    assert hypo["task"] == "vitaldb_hypotension_forecast"
+    assert set(hypo["fractions"]) == {"0.1", "1.0"} and hypo["bootstrap_unit"] == "subject"
+    hypo_test = json.loads((repro_repo / "metrics/hypotension/evaluate.json").read_text())
+    assert 0.0 <= hypo_test["windows"]["auroc"] <= 1.0
+    windows = json.loads((repro_repo / "metrics/windows.json").read_text())["vitaldb"]
+    counts = windows["train"]["hypotension_forecast"]
+    assert counts["positive"] > 0 and counts["negative"] > 0
+    for task in ("butppg_quality", "vitaldb_hypotension_forecast"):
+        base = json.loads((repro_repo / f"metrics/baseline/{task}.json").read_text())
+        assert set(base["fractions"]) == {"0.1", "1.0"}
+        assert 0.0 <= base["fractions"]["1.0"]["seed42"]["auroc"] <= 1.0
     for png in ("roc", "pr", "reliability", "confusion"):
         assert (repro_repo / f"plots/evaluate/{png}.png").stat().st_size > 1000
     assert "metrics/forecast/evaluate.json" in shown

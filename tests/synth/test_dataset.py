@@ -57,6 +57,18 @@ def test_vital_files_hold_500_hz_waveforms_in_plausible_ranges(raw: tuple[Path, 
         assert np.nanmin(hr) >= 40 and np.nanmax(hr) <= 150
 
 
+def test_summary_reports_pathology_and_label_noise(raw: tuple[Path, dict]) -> None:
+    v, b = raw[1]["vitaldb"], raw[1]["butppg"]
+    path = v["pathology"]
+    for kind in ("pvc", "pac", "af", "map_dip"):
+        assert 0 <= path[f"cases_with_{kind}"] <= v["cases"]
+        assert (path[f"cases_with_{kind}"] > 0) == (v["events"].get(kind, 0) > 0)
+    assert 0 <= path["cases_low_perfusion"] <= v["cases"] and 0 <= path["af_fraction"] < 1
+    assert 0 <= path["episodes_with_precursor"] <= 3 * v["cases"]  # at most 3 episodes a case
+    assert b["label_flips"] == 0  # round(0.07 * 12 / 2) = 0 flips per class
+    assert 0 <= b["moving_good"] <= 1 and 0 <= b["moving_poor"] <= 1
+
+
 def test_clinical_table_has_vitaldb_columns_and_repeat_subjects(raw: tuple[Path, dict]) -> None:
     table = pd.read_csv(raw[0] / "vitaldb/cases.csv")
     assert {

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from scipy.signal import butter, sosfiltfilt
 
 from ttmbio.errors import CaseError
-from ttmbio.params import WindowsParams
+from ttmbio.params import QualityParams, WindowsParams
 from ttmbio.sources.base import Recording, Signal
 from ttmbio.synth.physiology import CaseProfile, simulate_vital_case
 from ttmbio.windows.process import process_recording
 
 PARAMS = WindowsParams()
-CFG = PARAMS.vitaldb
+# half-overlapping windows (the default VitalDB stride is a whole window): each injected
+# defect then touches several windows, so "exactly the windows it touches" has teeth
+CFG = PARAMS.vitaldb.model_copy(update={"stride": PARAMS.length // 2})
 FS = 500.0
+RHYTHMS = ("pvc", "pac", "af")  # clean arrhythmia, not artefacts
 WIN_S = PARAMS.length / PARAMS.fs  # 8.192 s
 STEP_S = CFG.stride / PARAMS.fs  # 4.096 s
 
@@ -36,7 +41,7 @@ def profile(hr: float = 72.0, episodes: int = 0, seconds: float = 240.0) -> Case
 
 def recording(prof: CaseProfile, seed: int = 0) -> tuple[Recording, object]:
     sig = simulate_vital_case(prof, np.random.default_rng(seed))
-    assert [e.kind for e in sig.events if e.kind != "hypotension"] == []
+    assert [e.kind for e in sig.events if e.kind not in ("hypotension", *RHYTHMS)] == []
     rec = Recording(
         "vitaldb",
         "1",
@@ -72,7 +77,9 @@ def test_clean_windows_all_pass(hr: float) -> None:
     assert len(block) == block.candidates
     assert block.signals.shape == (len(block), 3, 1024) and block.signals.dtype == np.float32
     assert np.all(np.abs(block.meta["hr_bpm"] - hr) < 12)
-    assert np.all(block.meta["ecg_sqi"] >= 0.9) and np.all(block.meta["n_cycles"] >= 3)
+    assert np.all(block.meta["ecg_sqi"] >= PARAMS.quality.sqi_min("ecg_sqi"))
+    assert np.all(block.meta["n_cycles"] >= 3)
+    assert np.median(block.meta["ecg_sqi"]) == np.median(block.meta["ppg_tsqi"]) == 1.0
 
 
 def inject(
@@ -197,3 +204,50 @@ def test_a_slower_rate_is_resampled_and_a_flat_channel_passes_without_the_flatli
     flat = with_signal(rec, "PPG", Signal(np.full_like(rec.signals["PPG"].data, 50.0), FS))
     no_flatline = CFG.model_copy(update={"gates": ["gap"]})
     assert process_recording(flat, no_flatline, PARAMS).candidates > 0
+
+
+def _with_quality(**kw: object) -> WindowsParams:
+    return PARAMS.model_copy(update={"quality": PARAMS.quality.model_copy(update=kw)})
+
+
+def test_clean_ectopy_passes_the_morphology_gate_not_the_template_gate() -> None:
+    prof = dataclasses.replace(profile(hr=70.0, seconds=120.0), pvc_per_min=8.0)
+    rec, sig = recording(prof, seed=5)
+    pvc = np.array([e.start_s for e in sig.events if e.kind == "pvc"])
+    assert pvc.size >= 10
+    new = process_recording(rec, CFG, PARAMS)
+    old = process_recording(rec, CFG, _with_quality(ecg_method="template", ppg_method="template"))
+    assert new.rejected.total() <= 1, new.rejected
+    assert old.rejected["ecg_sqi"] >= 10, old.rejected  # of 28 windows
+    # both stores record the SQI their gate thresholded, for every candidate
+    assert np.nanmin(old.sqi_all["ecg_sqi"]) < PARAMS.quality.ecg_sqi_min
+    assert np.nanmin(new.sqi_all["ecg_sqi"]) >= PARAMS.quality.sqi_min("ecg_sqi")
+    assert set(new.candidate_failed) == {"gap", *CFG.gates}
+
+
+@pytest.mark.parametrize("method", ["bsqi", "template", "morphology"])
+def test_every_ecg_method_passes_clean_and_rejects_noise(
+    clean: tuple[Recording, object], method: str
+) -> None:
+    params = _with_quality(ecg_method=method)
+    block = process_recording(clean[0], CFG, params)
+    assert block.rejected == {}
+    noisy = inject(clean[0], "ECG", 60.0, 120.0, "noise", np.random.default_rng(2))
+    block = process_recording(noisy, CFG, params)
+    starts = all_starts(noisy)
+    inside = (starts >= 60.0) & (starts + WIN_S <= 120.0)
+    failed = block.candidate_failed["ecg_sqi"]
+    assert failed[inside].mean() >= 0.9, (method, block.sqi_all["ecg_sqi"][inside])
+    assert not failed[~overlapping(starts, 59.0, 121.0)].any()
+
+
+def test_quality_thresholds_follow_the_method() -> None:
+    q = PARAMS.quality
+    assert q.sqi_min("ecg_sqi") == q.ecg_morph_min and q.sqi_min("ppg_tsqi") == q.ppg_morph_min
+    t = _with_quality(ecg_method="template", ppg_method="template").quality
+    assert (t.sqi_min("ecg_sqi"), t.sqi_min("ppg_tsqi")) == (t.ecg_sqi_min, t.ppg_tsqi_min)
+    assert _with_quality(ecg_method="bsqi").quality.sqi_min("ecg_sqi") == q.ecg_bsqi_min
+    with pytest.raises(ValueError, match="two different detectors"):
+        QualityParams(ecg_bsqi_detectors=("kalidas2017", "kalidas2017"))
+    with pytest.raises(ValueError, match="ppg_method"):
+        QualityParams(ppg_method="bsqi")

@@ -17,21 +17,38 @@ def _as_windows(w: np.ndarray) -> np.ndarray:
     return w
 
 
-def _template_sqi_one(x: np.ndarray, peaks: np.ndarray) -> float:
-    """Mean correlation of the beats of one window with their average (NaN if < 3 beats)."""
+def _centred_beats(
+    x: np.ndarray, peaks: np.ndarray, max_half: int | None = None
+) -> np.ndarray | None:
+    """Beats ``[n, width]`` of one window, each centred on its peak and its own mean removed.
+
+    The width is one median peak-to-peak interval (Orphanidou et al. 2015), at most
+    ``2 * max_half`` samples; beats that do not fit entirely in the window are dropped. None
+    when fewer than 3 beats fit or one has NaN.
+    """
     peaks = np.asarray(peaks, dtype=np.int64)
     if peaks.size < 3:
-        return np.nan
-    half = round(float(np.median(np.diff(peaks))) / 2.0)
+        return None
+    rr = np.sort(np.diff(peaks))
+    half = round(0.25 * float(rr[(rr.size - 1) // 2] + rr[rr.size // 2]))  # median RR / 2
+    if max_half is not None:
+        half = min(half, max_half)
     if half < 1:
-        return np.nan
+        return None
     peaks = peaks[(peaks - half >= 0) & (peaks + half <= x.size)]
     if peaks.size < 3:
-        return np.nan
+        return None
     beats = x[peaks[:, None] + np.arange(-half, half)[None, :]]
     if not np.isfinite(beats).all():
+        return None
+    return beats - beats.mean(axis=1, keepdims=True)
+
+
+def _template_sqi_one(x: np.ndarray, peaks: np.ndarray) -> float:
+    """Mean correlation of the beats of one window with their average (NaN if < 3 beats)."""
+    beats = _centred_beats(x, peaks)
+    if beats is None:
         return np.nan
-    beats = beats - beats.mean(axis=1, keepdims=True)
     template = beats.mean(axis=0)  # mean of centred beats == centred mean beat
     num = beats @ template
     den = np.sqrt((beats * beats).sum(axis=1) * (template @ template))
@@ -74,6 +91,146 @@ def ppg_template_sqi(ppg_windows: np.ndarray, peaks: list[np.ndarray], fs: float
     """
     del fs
     return _template_sqi(ppg_windows, peaks)
+
+
+def _morphology_share(beats: np.ndarray, r_min: float, k: int) -> float:
+    """Share of the centred ``beats`` that join one of at most ``k`` morphologies."""
+    norm = np.sqrt(np.einsum("ij,ij->i", beats, beats))[:, None]
+    z = np.divide(beats, norm, out=np.zeros_like(beats), where=norm > 0)  # flat beat: matches none
+    mean = z.mean(axis=0)
+    if (z @ mean >= r_min * np.sqrt(mean @ mean)).all() and mean.any():
+        return 1.0  # one shape, the mean beat, explains every beat (most clean windows)
+    corr = z @ z.T  # beat-to-beat Pearson correlations
+    left = np.arange(len(z))
+    for _ in range(k):
+        sub = corr[np.ix_(left, left)] if left.size < len(z) else corr
+        seed = np.argmax(sub.sum(axis=1))  # the most typical beat left
+        near = left[sub[seed] >= r_min]
+        if near.size == 0:  # the seed is flat: nothing left has a shape
+            break
+        template = z[near].mean(axis=0)
+        size = np.sqrt(template @ template)
+        joins = z[left] @ template >= r_min * size
+        if size == 0 or joins.sum() < 2:  # a shape seen once is an outlier, not a morphology
+            break
+        left = left[~joins]
+        if left.size < 2:
+            break
+    return 1.0 - left.size / len(z)
+
+
+def _morphology_sqi_one(
+    x: np.ndarray, peaks: np.ndarray, r_min: float, k: int, max_half: int | None
+) -> float:
+    """Share of one window's beats explained by at most ``k`` morphologies (NaN if < 3 beats)."""
+    beats = _centred_beats(x, peaks, max_half)
+    return np.nan if beats is None else _morphology_share(beats, r_min, k)
+
+
+def morphology_sqi(
+    windows: np.ndarray,
+    peaks: list[np.ndarray],
+    fs: float,
+    r_min: float = 0.9,
+    max_morphologies: int = 2,
+    max_half_s: float | None = None,
+) -> np.ndarray:
+    """Dominant-morphology template SQI per window, in [0, 1]: rhythm-tolerant.
+
+    The beat-template SQI of Orphanidou et al. (2015, :func:`ecg_template_sqi`) correlates
+    every beat with one average beat, so a clean window with a premature ventricular beat (a
+    wide, differently shaped QRS) or with bigeminy fails. Here beats are cut as there (one
+    median beat interval wide, centred on the peak; at most ``2 * max_half_s`` wide), then
+    grouped into morphologies: the most typical beat left (highest summed correlation with the
+    others) seeds a template, the mean of the beats correlating >= ``r_min`` with it, and every
+    beat left that correlates >= ``r_min`` with that template joins the morphology. This
+    repeats up to ``max_morphologies`` times (2: the dominant rhythm plus one ectopic focus); a
+    morphology needs >= 2 beats. The SQI is the share of the window's beats that joined one
+    (1 straight away when the mean beat already matches every beat, as in most clean
+    windows): 1 for clean sinus rhythm, ectopy or AF (whose beats keep their shape while the
+    intervals vary); noise, motion and false or missed beats leave beats that match no
+    template. For the ECG a cap of R +- 0.25 s (P wave and QRS; the T wave mostly outside)
+    keeps the irregular neighbours of AF beats out of the comparison: on the synthetic cases
+    the uncapped width kept ~90 % of clean AF windows, the cap 100 %, at the same rejection of
+    0 dB noise. NaN when fewer than 3 beats fit; ``peaks[i]`` are indices relative to window
+    ``i``; ECG R peaks or PPG systolic peaks.
+    """
+    w = _as_windows(windows)
+    if len(peaks) != w.shape[0]:
+        raise ValueError(f"{len(peaks)} peak lists for {w.shape[0]} windows")
+    if not 0 < r_min <= 1 or max_morphologies < 1:
+        raise ValueError(
+            f"need 0 < r_min <= 1 and max_morphologies >= 1, got {r_min}, {max_morphologies}"
+        )
+    cap = None if max_half_s is None else max(round(max_half_s * fs), 1)
+    return np.array(
+        [
+            _morphology_sqi_one(x, p, r_min, max_morphologies, cap)
+            for x, p in zip(w, peaks, strict=True)
+        ]
+    )
+
+
+def match_beats(a: np.ndarray, b: np.ndarray, tolerance: int) -> tuple[np.ndarray, np.ndarray]:
+    """One-to-one matching of two sorted beat lists: (matched mask of ``a``, of ``b``).
+
+    Beats ``a[i]`` and ``b[j]`` match when each is the other's nearest beat and they are at
+    most ``tolerance`` samples apart (mutual nearest neighbours), so no beat is used twice.
+    """
+    a = np.asarray(a, dtype=np.int64)
+    b = np.asarray(b, dtype=np.int64)
+    in_a, in_b = np.zeros(a.size, dtype=bool), np.zeros(b.size, dtype=bool)
+    if a.size == 0 or b.size == 0:
+        return in_a, in_b
+
+    def nearest(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        right = np.clip(np.searchsorted(y, x), 0, y.size - 1)
+        left = np.clip(right - 1, 0, y.size - 1)
+        return np.where(np.abs(x - y[left]) <= np.abs(y[right] - x), left, right)
+
+    j = nearest(a, b)
+    mutual = (nearest(b, a)[j] == np.arange(a.size)) & (np.abs(a - b[j]) <= tolerance)
+    in_a[mutual] = True
+    in_b[j[mutual]] = True
+    return in_a, in_b
+
+
+def bsqi(
+    peaks_a: np.ndarray,
+    peaks_b: np.ndarray,
+    starts: np.ndarray,
+    length: int,
+    fs: float,
+    tolerance_s: float = 0.15,
+) -> np.ndarray:
+    """Beat-agreement SQI per window (Li, Mark & Clifford 2008), in [0, 1].
+
+    Li Q, Mark RG, Clifford GD (2008), "Robust heart rate estimation from multiple asynchronous
+    noisy sources using signal quality indices and a Kalman filter", Physiol Meas 29:15-32:
+    run two QRS detectors of different design on the same signal, and
+    ``bSQI = matched / (n_a + n_b - matched)`` with beats matched within +-150 ms. Clean
+    signal: both find the same beats, whatever the rhythm; noise makes their false and missed
+    beats disagree. ``peaks_a`` / ``peaks_b`` are each detector's sorted peaks over the whole
+    recording (matched once, so a pair split by a window border still matches); a matched pair
+    counts in the window holding its ``a`` beat, an unmatched beat in the window holding it.
+    ``starts`` are window starts, ``length`` samples long. NaN where neither found a beat.
+    """
+    a = np.asarray(peaks_a, dtype=np.int64)
+    b = np.asarray(peaks_b, dtype=np.int64)
+    in_a, in_b = match_beats(a, b, round(tolerance_s * fs))
+    starts = np.asarray(starts, dtype=np.int64)
+
+    def per_window(pos: np.ndarray, flag: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        lo = np.searchsorted(pos, starts, side="left")
+        hi = np.searchsorted(pos, starts + length, side="left")
+        cum = np.concatenate(([0], np.cumsum(flag)))
+        return hi - lo, cum[hi] - cum[lo]
+
+    n_a, matched = per_window(a, in_a)
+    n_b, matched_b = per_window(b, in_b)
+    total = n_a + n_b - matched_b  # matched + unmatched a + unmatched b
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(total > 0, matched / total, np.nan)
 
 
 def ppg_skewness_sqi(ppg_windows: np.ndarray) -> np.ndarray:

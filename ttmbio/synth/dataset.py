@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +19,9 @@ from ttmbio.atomic import atomic_dir
 from ttmbio.parallel import ordered_map
 from ttmbio.params import SynthParams
 from ttmbio.sources.butppg import ANNOTATIONS, SUBJECT_INFO
+from ttmbio.synth.butppg import flip_balanced, simulate_butppg_record
 from ttmbio.synth.formats import write_butppg_record, write_vital_case
-from ttmbio.synth.physiology import (
-    random_case_profile,
-    simulate_butppg_record,
-    simulate_vital_case,
-)
+from ttmbio.synth.physiology import CaseMix, random_case_profile, simulate_vital_case
 
 VITAL_DIR, BUTPPG_DIR = "vitaldb", "butppg"
 _DTSTART = 1_577_836_800.0  # 2020-01-01 UTC: a fixed clock keeps files reproducible
@@ -41,7 +38,13 @@ _DEPARTMENTS = {
     "Gynecology": ["Others"],
     "Urology": ["Transplantation", "Others"],
 }
-_MOTIONS = ["sitting", "standing", "walking", "hand movement", "coughing", "talking"]
+_MOTION_LABELS = {  # subject-info "Motion" for the phone movement of a record
+    "still": ["sitting", "sitting", "standing"],
+    "walking": ["walking"],
+    "hand": ["hand movement"],
+    "fidget": ["hand movement", "coughing", "talking"],
+}
+_STRONG_PRECURSOR = 0.4  # episodes whose precursor strength is at least this count as warned
 
 
 @dataclass(frozen=True)
@@ -51,39 +54,64 @@ class VitalJob:
     duration_s: float
     seed: np.random.SeedSequence
     path: Path
+    mix: CaseMix = field(default_factory=CaseMix)
 
 
 @dataclass(frozen=True)
 class ButPPGJob:
     record_id: str
-    good: bool
+    good: bool  # quality the PPG is generated with
     base_hr_bpm: float
     seed: np.random.SeedSequence
     folder: Path
+    label: bool | None = None  # annotated quality (None: = good)
+    borderline_fraction: float = 0.3
+    moving_fraction: tuple[float, float] = (0.25, 0.5)
 
 
 def _vital_job(job: VitalJob) -> dict[str, Any]:
     rng = np.random.default_rng(job.seed)
-    profile = random_case_profile(rng, job.duration_s)
+    profile = random_case_profile(rng, job.duration_s, job.mix)
     signals = simulate_vital_case(profile, rng)
     write_vital_case(job.path, signals, _DTSTART + 86_400.0 * job.caseid)
-    hypo_s = sum(e.end_s - e.start_s for e in signals.events if e.kind == "hypotension")
+    kinds = Counter(e.kind for e in signals.events)
+
+    def seconds(kind: str) -> float:
+        return sum(e.end_s - e.start_s for e in signals.events if e.kind == kind)
+
     return {
         "caseid": job.caseid,
         "duration_s": job.duration_s,
-        "hypotension_s": hypo_s,
+        "hypotension_s": seconds("hypotension"),
+        "af_s": seconds("af"),
         "base_hr_bpm": profile.base_hr_bpm,
         "base_map_mmhg": profile.base_map_mmhg,
         "has_bis": profile.has_bis,
-        "events": Counter(e.kind for e in signals.events),
+        "low_perfusion": profile.low_perfusion,
+        "warned_episodes": sum(s >= _STRONG_PRECURSOR for s in profile.precursor_strengths),
+        "pathology": {k: kinds[k] > 0 for k in ("pvc", "pac", "af", "map_dip")},
+        "events": kinds,
     }
 
 
 def _butppg_job(job: ButPPGJob) -> dict[str, Any]:
     rng = np.random.default_rng(job.seed)
-    sig = simulate_butppg_record(rng, good=job.good, base_hr_bpm=job.base_hr_bpm)
+    sig = simulate_butppg_record(
+        rng,
+        good=job.good,
+        base_hr_bpm=job.base_hr_bpm,
+        label=job.label,
+        borderline_fraction=job.borderline_fraction,
+        moving_fraction=job.moving_fraction,
+    )
     write_butppg_record(job.folder, job.record_id, sig)
-    return {"ID": job.record_id, "Quality": sig.quality, "HR": round(float(sig.hr_bpm), 1)}
+    return {
+        "ID": job.record_id,
+        "Quality": sig.quality,
+        "HR": round(float(sig.hr_bpm), 1),
+        "true_quality": sig.true_quality,
+        "motion": sig.motion,
+    }
 
 
 def _run(
@@ -166,12 +194,15 @@ def synthesize(
     layout_seq, vital_seq, but_seq, table_seq = root_seq.spawn(4)
     layout = np.random.default_rng(layout_seq)
     vp, bp = params.vitaldb, params.butppg
+    mix = CaseMix(**{f: getattr(vp, f) for f in CaseMix.__dataclass_fields__})
     with atomic_dir(Path(out)) as tmp:
         (tmp / VITAL_DIR).mkdir()
         subjects = _case_subjects(layout, vp.n_cases, vp.n_subjects)
         durations = layout.uniform(*vp.duration_min, size=vp.n_cases) * 60.0
         vjobs = [
-            VitalJob(i + 1, 5000 + int(s), round(float(d)), seq, tmp / VITAL_DIR / f"{i + 1}.vital")
+            VitalJob(
+                i + 1, 5000 + int(s), round(float(d)), seq, tmp / VITAL_DIR / f"{i + 1}.vital", mix
+            )
             for i, (s, d, seq) in enumerate(
                 zip(subjects, durations, vital_seq.spawn(vp.n_cases), strict=True)
             )
@@ -182,9 +213,10 @@ def synthesize(
         table.to_csv(tmp / VITAL_DIR / "cases.csv", index=False)
 
         n_records = bp.n_subjects * bp.records_per_subject
-        good = np.zeros(n_records, dtype=bool)
-        good[: round(bp.good_fraction * n_records)] = True
-        layout.shuffle(good)
+        labels = np.zeros(n_records, dtype=bool)
+        labels[: round(bp.good_fraction * n_records)] = True
+        layout.shuffle(labels)
+        good = flip_balanced(layout, labels, bp.label_noise)  # the annotators' disagreement
         subject_hr = layout.uniform(55, 100, size=bp.n_subjects)
         bjobs = [
             ButPPGJob(
@@ -193,12 +225,15 @@ def synthesize(
                 float(subject_hr[i // bp.records_per_subject]),
                 seq,
                 tmp / BUTPPG_DIR,
+                label=bool(labels[i]),
+                borderline_fraction=bp.borderline_fraction,
+                moving_fraction=bp.moving_fraction,
             )
             for i, seq in enumerate(but_seq.spawn(n_records))
         ]
         (tmp / BUTPPG_DIR).mkdir()
         ann = pd.DataFrame(_run(_butppg_job, bjobs, params.workers, progress, "BUT-PPG records"))
-        ann.to_csv(tmp / BUTPPG_DIR / ANNOTATIONS, index=False)
+        ann[["ID", "Quality", "HR"]].to_csv(tmp / BUTPPG_DIR / ANNOTATIONS, index=False)
         _subject_info(layout, ann, bp.records_per_subject).to_csv(
             tmp / BUTPPG_DIR / SUBJECT_INFO, index=False
         )
@@ -206,6 +241,10 @@ def synthesize(
     events: Counter[str] = Counter()
     for counts in vitals["events"]:
         events.update(counts)
+    cases_with: Counter[str] = Counter()
+    for flags in vitals["pathology"]:
+        cases_with.update(k for k, v in flags.items() if v)
+    moving = ann["motion"] != "still"
     return {
         "vitaldb": {
             "cases": vp.n_cases,
@@ -216,20 +255,32 @@ def synthesize(
             ),
             "cases_with_bis": int(vitals["has_bis"].sum()),
             "events": dict(sorted(events.items())),
+            "pathology": {
+                "cases_with_pvc": cases_with["pvc"],
+                "cases_with_pac": cases_with["pac"],
+                "cases_with_af": cases_with["af"],
+                "cases_with_map_dip": cases_with["map_dip"],
+                "cases_low_perfusion": int(vitals["low_perfusion"].sum()),
+                "af_fraction": round(float(vitals["af_s"].sum() / vitals["duration_s"].sum()), 4),
+                "episodes_with_precursor": int(vitals["warned_episodes"].sum()),
+            },
         },
         "butppg": {
             "records": n_records,
             "subjects": bp.n_subjects,
             "good_fraction": round(float(ann["Quality"].mean()), 4),
+            "label_flips": int((ann["Quality"] != ann["true_quality"]).sum()),
+            "moving_good": round(float(moving[ann["Quality"] == 1].mean()), 4),
+            "moving_poor": round(float(moving[ann["Quality"] == 0].mean()), 4),
         },
     }
 
 
 def _subject_info(rng: np.random.Generator, ann: pd.DataFrame, per_subject: int) -> pd.DataFrame:
-    """BUT-PPG's per-record subject table; poor records mostly come with motion."""
+    """BUT-PPG's per-record subject table; "Motion" follows the record's phone movement."""
     rows = []
     person: dict[str, tuple[str, int, int, int]] = {}
-    for record_id, quality in zip(ann["ID"], ann["Quality"], strict=True):
+    for record_id, phone in zip(ann["ID"], ann["motion"], strict=True):
         subject = record_id[:3]
         if subject not in person:
             sex = str(rng.choice(["M", "F"]))
@@ -240,7 +291,7 @@ def _subject_info(rng: np.random.Generator, ann: pd.DataFrame, per_subject: int)
                 int(rng.normal(80 if sex == "M" else 63, 10)),
             )
         sex, age, height, weight = person[subject]
-        motion = "sitting" if quality and rng.random() < 0.8 else str(rng.choice(_MOTIONS))
+        motion = str(rng.choice(_MOTION_LABELS[phone]))
         rows.append(
             {
                 "ID": record_id,

@@ -4,9 +4,15 @@ Pure signal generation (numpy only at run time; no I/O, no printing). Two genera
 
 * :func:`simulate_vital_case` -- a VitalDB-like intra-operative case: ECG lead II, PPG (PLETH)
   and invasive arterial pressure (ART) at 500 Hz plus HR / ART-mean / BIS numerics, with
-  hypotension episodes and recorded artefacts.
-* :func:`simulate_butppg_record` -- a BUT-PPG-like 10 s smartphone record: camera PPG at 30 Hz,
-  reference ECG at 1000 Hz and a 3-axis accelerometer at 100 Hz, good or poor quality.
+  hypotension episodes and their precursors, ectopic beats, atrial fibrillation, low perfusion
+  and recorded artefacts.
+* :func:`simulate_butppg_record` (from :mod:`ttmbio.synth.butppg`, re-exported here) -- a
+  BUT-PPG-like 10 s smartphone record: camera PPG at 30 Hz, reference ECG at 1000 Hz and a
+  3-axis accelerometer at 100 Hz, whose quality lives in the PPG.
+
+The building blocks live in :mod:`ttmbio.synth.waves` (beats, ECG, pulse shapes),
+:mod:`ttmbio.synth.rhythm` (ectopy, AF) and :mod:`ttmbio.synth.hypotension` (episodes,
+precursors, false alarms) and :mod:`ttmbio.synth.artifacts`; this module assembles a case.
 
 Method (the data are synthetic, so the recipe is part of the contract):
 
@@ -29,146 +35,96 @@ Method (the data are synthetic, so the recipe is part of the contract):
 * **Hypotension episodes** are raised-cosine envelopes that pull the MAP trajectory to 50-60 mmHg,
   raise HR by 10-25 bpm, cut the PPG pulse amplitude to 40-70 % and the pulse pressure by 30 %.
   The ``hypotension`` event spans exactly the time the intended MAP (without the respiratory
-  ripple) is below 65 mmHg.
+  ripple) is below 65 mmHg. Most episodes are preceded by a precursor of variable strength
+  (MAP sliding towards 70-76 mmHg over 2-10 min, HR up, PPG amplitude down) and some cases have
+  false alarms, the same slide recovering without hypotension (``map_dip`` events); neither
+  takes the MAP below 70 mmHg.
+* **Rhythm**: PVCs (wide QRS, full compensatory pause, pulse deficit), PACs (early abnormal P,
+  non-compensatory pause) and paroxysmal AF (irregular RR, no P waves, f-waves, Frank-Starling
+  pulses) rewrite the sinus beat sequence; every ectopic beat (``pvc`` / ``pac``, R peak
+  +- 0.1 s) and AF episode (``af``) is an event. **Low perfusion** shrinks the PPG pulse to
+  10-30 % with the same noise floor. All pathology is drawn from a stream spawned off the
+  case's generator, so a case without pathology is exactly what it was before pathology existed.
 * **Artefacts** (motion, disconnects, flatlines, clipping, mains noise) are placed without overlap,
   cover at most 25 % of a case and are each returned as an :class:`Event`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
+
+from ttmbio.synth import rhythm as rh
+from ttmbio.synth.artifacts import ARTIFACT_KINDS, apply_artifacts, place_artifacts
+from ttmbio.synth.butppg import (
+    FS_BUT_ACC,
+    FS_BUT_ECG,
+    FS_BUT_PPG,
+    ButPPGSignals,
+    simulate_butppg_record,
+)
+from ttmbio.synth.hypotension import (
+    BASELINE_MAP_FLOOR,
+    HYPOTENSION_MAP_MMHG,
+    Episode,
+    false_alarm_slides,
+    layout_episodes,
+    max_episodes,
+    precursor_slides,
+    slide_effects,
+)
+from ttmbio.synth.waves import (
+    ART_MORPHS,
+    ECG_MORPHS,
+    GRID_FS,
+    GRID_PAD_S,
+    HR_LIMITS_BPM,
+    N_ECG_MORPHOLOGIES,
+    N_PPG_MORPHOLOGIES,
+    PPG_MORPHS,
+    Event,
+    PulseTrain,
+    beats_from_hr,
+    ecg_from_beats,
+    slow_drift,
+)
+
+__all__ = [
+    "ARTIFACT_KINDS",
+    "BEAT_TYPES",
+    "BIS_PERIOD_S",
+    "FS_BUT_ACC",
+    "FS_BUT_ECG",
+    "FS_BUT_PPG",
+    "FS_VITAL",
+    "HYPOTENSION_MAP_MMHG",
+    "NUMERIC_PERIOD_S",
+    "N_ECG_MORPHOLOGIES",
+    "N_PPG_MORPHOLOGIES",
+    "ButPPGSignals",
+    "CaseMix",
+    "CaseProfile",
+    "Event",
+    "VitalCaseSignals",
+    "random_case_profile",
+    "simulate_butppg_record",
+    "simulate_vital_case",
+]
 
 FS_VITAL = 500.0
 NUMERIC_PERIOD_S = 2.0
 BIS_PERIOD_S = 5.0
-HYPOTENSION_MAP_MMHG = 65.0
 
-FS_BUT_PPG = 30.0
-FS_BUT_ECG = 1000.0
-FS_BUT_ACC = 100.0
+BEAT_TYPES = {"sinus": rh.SINUS, "pvc": rh.PVC, "pac": rh.PAC, "af": rh.AF}
 
-_GRID_FS = 10.0  # control trajectories (HR, MAP, respiration) live on this grid
-_GRID_PAD_S = 4.0  # beats are generated this far before/after the record
 _NUMERIC_WINDOW_S = 8.0  # trailing averaging window of the HR / MAP numerics
-_MAX_ARTIFACT_FRACTION = 0.25  # keeps >= 75 % of every case clean
-_BASELINE_MAP_FLOOR = 72.0  # outside episodes the MAP trajectory never drops below this
-_EPISODE_EDGE_S = 20.0  # no episode ramps within this distance of the case borders
-_EPISODE_GAP_S = 45.0  # minimum distance between two episodes
-_EPISODE_MIN_S = 60.0
-_EPISODE_MAX_S = 300.0
-_EPISODE_MIN_FOOTPRINT_S = 85.0  # 60 s below 65 mmHg plus half of two ramps (<= 25 s each)
-_HR_LIMITS_BPM = (46.0, 148.0)
-
-# ECG morphologies: [wave P, Q, R, S, T] x (offset from R [s], sigma [s], amplitude [mV]),
-# offsets/sigmas given for RR = 1 s (P and T stretch with RR).
-_ECG_MORPHS = np.array(
-    [
-        # normal sinus
-        [
-            [-0.17, 0.022, 0.15],
-            [-0.028, 0.009, -0.12],
-            [0.0, 0.010, 1.20],
-            [0.028, 0.010, -0.30],
-            [0.27, 0.045, 0.30],
-        ],
-        # tall R, small S, tall broad T
-        [
-            [-0.16, 0.025, 0.12],
-            [-0.025, 0.008, -0.05],
-            [0.0, 0.009, 1.85],
-            [0.025, 0.009, -0.15],
-            [0.28, 0.050, 0.45],
-        ],
-        # low voltage with inverted T
-        [
-            [-0.15, 0.020, 0.08],
-            [-0.030, 0.010, -0.08],
-            [0.0, 0.011, 0.80],
-            [0.030, 0.012, -0.20],
-            [0.29, 0.055, -0.18],
-        ],
-        # wide QRS (bundle-branch-like) with deep S
-        [
-            [-0.18, 0.025, 0.12],
-            [-0.035, 0.012, -0.10],
-            [0.0, 0.016, 1.00],
-            [0.040, 0.018, -0.45],
-            [0.30, 0.060, 0.25],
-        ],
-    ]
-)
-N_ECG_MORPHOLOGIES = len(_ECG_MORPHS)
-_ECG_STRETCH_EXP = np.array([0.3, 0.0, 0.0, 0.0, 0.5])  # offset/sigma ~ RR**exp per wave
-
-
-@dataclass(frozen=True)
-class _PulseMorph:
-    """Pulse template parameters in seconds for an 0.8 s beat (scaled by sqrt(RR / 0.8))."""
-
-    mu1: float  # systolic peak time after the foot
-    sl1: float  # rise width (left sigma)
-    sr1: float  # decay width (right sigma)
-    a2: float  # reflected / dicrotic wave amplitude (relative)
-    mu2: float
-    sl2: float
-    sr2: float
-    a3: float  # diastolic run-off (Windkessel) amplitude: exponential decay after systole
-    tau3: float  # its time constant [s]
-
-
-# PPG shapes: strong notch; moderate notch; stiff (late reflection merges, no notch); slow rise.
-_PPG_MORPHS = (
-    _PulseMorph(0.13, 0.050, 0.085, 0.55, 0.36, 0.045, 0.13, 0.25, 0.8),
-    _PulseMorph(0.15, 0.060, 0.110, 0.42, 0.37, 0.060, 0.14, 0.30, 0.9),
-    _PulseMorph(0.17, 0.070, 0.150, 0.50, 0.30, 0.080, 0.16, 0.30, 1.0),
-    _PulseMorph(0.22, 0.100, 0.180, 0.20, 0.43, 0.070, 0.14, 0.35, 0.9),
-)
-# Radial ART shapes paired with the PPG shape (same vascular state): sharper upstroke.
-_ART_MORPHS = (
-    _PulseMorph(0.09, 0.035, 0.070, 0.45, 0.30, 0.040, 0.14, 0.45, 1.2),
-    _PulseMorph(0.10, 0.040, 0.085, 0.38, 0.31, 0.045, 0.15, 0.50, 1.3),
-    _PulseMorph(0.11, 0.045, 0.110, 0.55, 0.25, 0.060, 0.16, 0.50, 1.4),
-    _PulseMorph(0.13, 0.060, 0.120, 0.25, 0.34, 0.050, 0.13, 0.55, 1.2),
-)
-N_PPG_MORPHOLOGIES = len(_PPG_MORPHS)
-
-ARTIFACT_KINDS = (
-    "motion",
-    "disconnect_ecg",
-    "disconnect_pleth",
-    "disconnect_art",
-    "flatline_ecg",
-    "flatline_pleth",
-    "flatline_art",
-    "clipping_ecg",
-    "clipping_pleth",
-    "clipping_art",
-    "mains_noise",
-)
-_ARTIFACT_WEIGHTS = np.array([7, 2, 2, 2, 1, 1, 1, 1.5, 1.5, 1.5, 4])
-_ARTIFACT_DURATION_S = {
-    "motion": (2.0, 15.0),
-    "disconnect": (2.0, 60.0),
-    "flatline": (2.0, 20.0),
-    "clipping": (1.0, 10.0),
-    "mains_noise": (5.0, 60.0),
-}
-
-
+_LOW_PERFUSION_SCALE = (0.1, 0.3)  # PPG pulse amplitude of a poorly perfused finger
+_STRONG_PRECURSOR = (0.4, 1.0)  # precursor strength of an episode with warning signs
+_WEAK_PRECURSOR = (0.0, 0.15)  # ... and of one that comes (almost) without warning
 # --------------------------------------------------------------------------------------------
 # Public data structures
 # --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Event:
-    """Ground-truth annotation; samples ``round(start_s*fs) .. round(end_s*fs)-1`` are affected."""
-
-    kind: str
-    start_s: float
-    end_s: float
 
 
 @dataclass(frozen=True)
@@ -176,9 +132,22 @@ class CaseProfile:
     """Per-case physiology and artefact settings, drawn by :func:`random_case_profile`.
 
     Ranges drawn there: HR 45-130 bpm, MAP 75-100 mmHg (outside episodes the MAP trajectory is
-    floored at 72 so "not hypotensive" stays > 65), pulse pressure 35-65 mmHg, respiration
-    8-20 /min, 0-3 hypotension episodes (as many as fit), 0.1-1 artefacts/min, BIS in 60 %.
+    floored at 72, and slides stop at 70, so "not hypotensive" stays > 65), pulse pressure
+    35-65 mmHg, respiration 8-20 /min, 0-3 hypotension episodes (as many as fit), 0.1-1
+    artefacts/min; BIS and the pathology below in the shares given by :class:`CaseMix`.
     Morphology indices wrap modulo ``N_ECG_MORPHOLOGIES`` / ``N_PPG_MORPHOLOGIES``.
+
+    The pathology fields default to a healthy case, so a caller can build e.g. a case with
+    6 PVC/min, one AF episode and ``artifact_rate_per_min=0`` (clean but arrhythmic):
+
+    * ``pvc_per_min`` / ``pac_per_min``: ectopic beats per minute of sinus rhythm (see
+      :mod:`ttmbio.synth.rhythm`); each one is a ``pvc`` / ``pac`` event;
+    * ``n_af_episodes``: paroxysmal AF episodes of 1-5 min (shrunk to fit); ``af`` events;
+    * ``low_perfusion``: PPG pulse amplitude x0.1-0.3 with the same noise floor;
+    * ``precursor_strengths``: per hypotension episode, the strength (0-1) of its warning signs
+      (:mod:`ttmbio.synth.hypotension`); missing entries are 0 (no warning);
+    * ``n_false_alarms``: precursor-like dips that recover without hypotension; ``map_dip``
+      events from the start of the fall to the end of the recovery (clipped to the case).
     """
 
     duration_s: float
@@ -191,6 +160,33 @@ class CaseProfile:
     n_hypotension_episodes: int
     artifact_rate_per_min: float
     has_bis: bool
+    pvc_per_min: float = 0.0
+    pac_per_min: float = 0.0
+    n_af_episodes: int = 0
+    low_perfusion: bool = False
+    precursor_strengths: tuple[float, ...] = ()
+    n_false_alarms: int = 0
+
+
+@dataclass(frozen=True)
+class CaseMix:
+    """How often :func:`random_case_profile` draws BIS and each pathology (shares of cases).
+
+    Ectopy rates are drawn log-uniformly from their ranges; a case with AF has 1 or 2 episodes;
+    ``precursor_fraction`` of the hypotension episodes get clear warning signs (strength
+    0.4-1), the others weak or none (0-0.15); false alarms are Poisson with the given rate.
+    The defaults mirror ``params.yaml`` (``synth.vitaldb``).
+    """
+
+    bis_fraction: float = 0.4
+    pvc_fraction: float = 0.3
+    pvc_per_min: tuple[float, float] = (0.5, 6.0)
+    pac_fraction: float = 0.3
+    pac_per_min: tuple[float, float] = (0.5, 6.0)
+    af_fraction: float = 0.2
+    low_perfusion_fraction: float = 0.15
+    precursor_fraction: float = 0.8
+    false_alarms_per_hour: float = 2.0
 
 
 @dataclass
@@ -199,6 +195,8 @@ class VitalCaseSignals:
 
     Numerics are float32, rounded like a monitor, at 2, 4, 6 ... s (HR and ART mean share the
     time axis); NaN while the source channel is disconnected. BIS (5 s) is None without BIS.
+    ``r_peaks_s`` are the true R-peak times inside the case and ``beat_types`` their kinds
+    (``BEAT_TYPES`` codes: 0 sinus, 1 PVC, 2 PAC, 3 AF), whatever the artefacts did.
     """
 
     fs: float
@@ -212,138 +210,8 @@ class VitalCaseSignals:
     bis: np.ndarray | None
     bis_times_s: np.ndarray | None
     events: list[Event]
-
-
-@dataclass
-class ButPPGSignals:
-    """One BUT-PPG-like record: PPG 30 Hz, ECG 1000 Hz, ACC 100 Hz [n, 3] in g."""
-
-    ppg: np.ndarray
-    ecg_mv: np.ndarray
-    acc_g: np.ndarray
-    hr_bpm: float
-    quality: int
-
-
-# --------------------------------------------------------------------------------------------
-# Shared building blocks
-# --------------------------------------------------------------------------------------------
-
-
-def _slow_drift(
-    rng: np.random.Generator, t: np.ndarray, periods_s: tuple[float, float], n_components: int = 3
-) -> np.ndarray:
-    """Zero-mean smooth drift with peak |value| <= 1 (sum of random low-frequency sines)."""
-    periods = rng.uniform(*periods_s, size=n_components)
-    phases = rng.uniform(0, 2 * np.pi, size=n_components)
-    weights = rng.uniform(0.5, 1.0, size=n_components)
-    drift = (
-        weights[:, None] * np.sin(2 * np.pi * t[None, :] / periods[:, None] + phases[:, None])
-    ).sum(axis=0)
-    return drift / weights.sum()
-
-
-def _smooth_noise(rng: np.random.Generator, n: int, fs: float, cutoff_hz: float) -> np.ndarray:
-    """Unit-variance Gaussian noise band-limited to ``cutoff_hz`` (FFT brick-wall filter)."""
-    if n < 4:
-        return np.zeros(n)
-    spec = np.fft.rfft(rng.standard_normal(n))
-    spec[np.fft.rfftfreq(n, 1.0 / fs) > cutoff_hz] = 0.0
-    x = np.fft.irfft(spec, n)
-    sd = x.std()
-    return x / sd if sd > 0 else x
-
-
-def _beats_from_hr(
-    grid_t: np.ndarray, hr_bpm: np.ndarray, rng: np.random.Generator, jitter_s: float
-) -> np.ndarray:
-    """R-peak times: integer crossings of the integrated cardiac phase, plus small jitter."""
-    dt = np.diff(grid_t, prepend=grid_t[0])
-    phase = np.cumsum(hr_bpm / 60.0 * dt) + rng.uniform()
-    k = np.arange(np.ceil(phase[0]), np.floor(phase[-1]) + 1)
-    beats = np.interp(k, phase, grid_t)
-    return beats + rng.normal(0.0, jitter_s, beats.size)
-
-
-def _ecg_from_beats(
-    t: np.ndarray, beats: np.ndarray, morph: np.ndarray, amp_scale: np.ndarray
-) -> np.ndarray:
-    """ECGSYN-style sum of Gaussians; each sample sums its previous and next beat's waves.
-
-    ``morph`` is one entry of ``_ECG_MORPHS``; ``amp_scale`` is a per-beat amplitude factor.
-    ``beats`` must start before ``t[0]`` and end after ``t[-1]``.
-    """
-    rr_prev = np.diff(beats, prepend=2 * beats[0] - beats[1])
-    stretch = np.clip(rr_prev, 0.35, 1.6)[:, None] ** _ECG_STRETCH_EXP[None, :]
-    offsets = morph[None, :, 0] * stretch
-    sigmas = morph[None, :, 1] * stretch
-    amps = morph[None, :, 2] * amp_scale[:, None]
-    nxt = np.searchsorted(beats, t)
-    ecg = np.zeros_like(t)
-    for idx in (nxt - 1, nxt):
-        dt = t - beats[idx]
-        for w in range(morph.shape[0]):
-            z = (dt - offsets[idx, w]) / sigmas[idx, w]
-            ecg += amps[idx, w] * np.exp(-0.5 * z * z)
-    return ecg
-
-
-def _asym_gauss(u: np.ndarray, mu: np.ndarray, sl: np.ndarray, sr: np.ndarray) -> np.ndarray:
-    z = (u - mu) / np.where(u < mu, sl, sr)
-    return np.exp(-0.5 * z * z)
-
-
-def _pulse_raw(u: np.ndarray, c: np.ndarray, m: _PulseMorph) -> np.ndarray:
-    """Systolic + reflected/dicrotic wave + diastolic run-off at time ``u`` after the foot.
-
-    ``c`` stretches the systolic/dicrotic timing with the beat length. The run-off term rises with
-    the systolic upstroke and then decays exponentially (two-element Windkessel), which gives the
-    falling diastolic pressure instead of a flat line at low heart rates.
-    """
-    mu1 = m.mu1 * c
-    z = (u - mu1) / (m.sl1 * c)
-    runoff = np.where(u < mu1, np.exp(-0.5 * z * z), np.exp(-(u - mu1) / m.tau3))
-    return (
-        _asym_gauss(u, mu1, m.sl1 * c, m.sr1 * c)
-        + m.a2 * _asym_gauss(u, m.mu2 * c, m.sl2 * c, m.sr2 * c)
-        + m.a3 * runoff
-    )
-
-
-class _PulseTrain:
-    """Pulse waveform for a sequence of feet: shape is 0 at every foot and peaks at 1 per beat."""
-
-    _N_STAT = 64  # samples per beat used to get each beat's peak and mean exactly
-
-    def __init__(self, feet: np.ndarray, morph: _PulseMorph):
-        self.feet = feet
-        self.morph = morph
-        self.period = np.diff(feet, append=2 * feet[-1] - feet[-2])
-        self.stretch = np.sqrt(np.clip(self.period, 0.35, 1.6) / 0.8)
-        zero = np.zeros_like(feet)
-        self.raw0 = _pulse_raw(zero, self.stretch, morph)
-        self.raw_end = _pulse_raw(self.period, self.stretch, morph)
-        frac = np.arange(self._N_STAT) / self._N_STAT
-        grid = self._detrended(frac[None, :] * self.period[:, None], slice(None), True)
-        self.peak = grid.max(axis=1)
-        self.mean = grid.mean(axis=1) / self.peak  # beat mean of the normalised shape
-
-    def _detrended(self, u: np.ndarray, idx: np.ndarray | slice, per_beat_rows: bool) -> np.ndarray:
-        def sel(a: np.ndarray) -> np.ndarray:
-            return a[idx][:, None] if per_beat_rows else a[idx]
-
-        raw = _pulse_raw(u, sel(self.stretch), self.morph)
-        r0, r1 = sel(self.raw0), sel(self.raw_end)
-        return raw - r0 - (r1 - r0) * u / sel(self.period)
-
-    def beat_index(self, t: np.ndarray) -> np.ndarray:
-        return np.searchsorted(self.feet, t, side="right") - 1
-
-    def shape(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Normalised shape at ``t`` and the beat index of each sample."""
-        k = self.beat_index(t)
-        s = self._detrended(t - self.feet[k], k, False) / self.peak[k]
-        return s, k
+    r_peaks_s: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    beat_types: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int8))
 
 
 # --------------------------------------------------------------------------------------------
@@ -351,89 +219,63 @@ class _PulseTrain:
 # --------------------------------------------------------------------------------------------
 
 
-def _max_episodes(duration_s: float) -> int:
-    """How many hypotension episodes of at least 1 min fit into a case."""
-    usable = duration_s - 2 * _EPISODE_EDGE_S + _EPISODE_GAP_S
-    return int(max(usable, 0.0) // (_EPISODE_MIN_FOOTPRINT_S + _EPISODE_GAP_S))
+def _log_uniform(rng: np.random.Generator, bounds: tuple[float, float]) -> float:
+    lo, hi = bounds
+    if lo <= 0.0 or hi <= lo:
+        return float(rng.uniform(lo, hi))
+    return float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
 
 
-def random_case_profile(rng: np.random.Generator, duration_s: float) -> CaseProfile:
+def random_case_profile(
+    rng: np.random.Generator, duration_s: float, mix: CaseMix | None = None
+) -> CaseProfile:
     """Draw a varied case; HR spans 45-130 bpm, episodes are limited to what fits."""
-    return CaseProfile(
-        duration_s=float(duration_s),
-        base_hr_bpm=float(rng.uniform(45.0, 130.0)),
-        base_map_mmhg=float(rng.uniform(75.0, 100.0)),
-        pulse_pressure_mmhg=float(rng.uniform(35.0, 65.0)),
-        ecg_morphology=int(rng.integers(N_ECG_MORPHOLOGIES)),
-        ppg_morphology=int(rng.integers(N_PPG_MORPHOLOGIES)),
-        resp_rate_bpm=float(rng.uniform(8.0, 20.0)),
-        n_hypotension_episodes=int(min(rng.integers(0, 4), _max_episodes(duration_s))),
-        artifact_rate_per_min=float(rng.uniform(0.1, 1.0)),
-        has_bis=bool(rng.random() < 0.6),
+    mix = mix or CaseMix()
+    core = {
+        "duration_s": float(duration_s),
+        "base_hr_bpm": float(rng.uniform(45.0, 130.0)),
+        "base_map_mmhg": float(rng.uniform(75.0, 100.0)),
+        "pulse_pressure_mmhg": float(rng.uniform(35.0, 65.0)),
+        "ecg_morphology": int(rng.integers(N_ECG_MORPHOLOGIES)),
+        "ppg_morphology": int(rng.integers(N_PPG_MORPHOLOGIES)),
+        "resp_rate_bpm": float(rng.uniform(8.0, 20.0)),
+        "n_hypotension_episodes": int(min(rng.integers(0, 4), max_episodes(duration_s))),
+        "artifact_rate_per_min": float(rng.uniform(0.1, 1.0)),
+        "has_bis": bool(rng.random() < mix.bis_fraction),
+    }  # drawn in this order since the first version: keep it
+    n_episodes = core["n_hypotension_episodes"]
+    strong = rng.random(n_episodes) < mix.precursor_fraction
+    strengths = np.where(
+        strong,
+        rng.uniform(*_STRONG_PRECURSOR, size=n_episodes),
+        rng.uniform(*_WEAK_PRECURSOR, size=n_episodes),
     )
-
-
-@dataclass(frozen=True)
-class _Episode:
-    start_s: float  # start of the down ramp
-    ramp_on_s: float
-    plateau_s: float
-    ramp_off_s: float
-    target_map: float
-    hr_rise: float
-    ppg_amp_frac: float
-
-    def envelope(self, t: np.ndarray) -> np.ndarray:
-        """Raised-cosine on/off envelope in [0, 1]."""
-        a = self.start_s
-        b = a + self.ramp_on_s
-        c = b + self.plateau_s
-        d = c + self.ramp_off_s
-        on = np.clip((t - a) / self.ramp_on_s, 0.0, 1.0)
-        off = np.clip((d - t) / self.ramp_off_s, 0.0, 1.0)
-        return 0.5 - 0.5 * np.cos(np.pi * np.minimum(on, off))
-
-
-def _layout_episodes(n: int, duration_s: float, rng: np.random.Generator) -> list[_Episode]:
-    """Place ``n`` non-overlapping episodes; shrink to 1 min or drop those that cannot fit."""
-    n = min(n, _max_episodes(duration_s))
-    if n <= 0:
-        return []
-    ramps = rng.uniform(10.0, 25.0, size=(n, 2))
-    below = rng.uniform(_EPISODE_MIN_S, _EPISODE_MAX_S, size=n)  # time under 65 mmHg
-    available = duration_s - 2 * _EPISODE_EDGE_S - _EPISODE_GAP_S * (n - 1)
-    half_ramps = ramps.sum(axis=1) / 2
-    footprint = below + half_ramps
-    if footprint.sum() > available:
-        spare = available - half_ramps.sum() - _EPISODE_MIN_S * n
-        extra = below - _EPISODE_MIN_S
-        below = _EPISODE_MIN_S + extra * max(spare, 0.0) / max(extra.sum(), 1e-9)
-        footprint = below + half_ramps
-    slack = max(available - footprint.sum(), 0.0)
-    gaps = rng.dirichlet(np.ones(n + 1)) * slack
-    episodes, cursor = [], _EPISODE_EDGE_S
-    for i in range(n):
-        cursor += gaps[i]
-        plateau = below[i] - half_ramps[i]
-        episodes.append(
-            _Episode(
-                start_s=float(cursor),
-                ramp_on_s=float(ramps[i, 0]),
-                plateau_s=float(plateau),
-                ramp_off_s=float(ramps[i, 1]),
-                target_map=float(rng.uniform(50.0, 60.0)),
-                hr_rise=float(rng.uniform(10.0, 25.0)),
-                ppg_amp_frac=float(rng.uniform(0.4, 0.7)),
-            )
-        )
-        cursor += footprint[i] + _EPISODE_GAP_S  # ramp_on + plateau + ramp_off
-    return episodes
+    has_pvc, has_pac = rng.random() < mix.pvc_fraction, rng.random() < mix.pac_fraction
+    pvc, pac = _log_uniform(rng, mix.pvc_per_min), _log_uniform(rng, mix.pac_per_min)
+    has_af = rng.random() < mix.af_fraction
+    n_af = int(rng.integers(1, 3))
+    return CaseProfile(
+        **core,
+        pvc_per_min=pvc if has_pvc else 0.0,
+        pac_per_min=pac if has_pac else 0.0,
+        n_af_episodes=n_af if has_af else 0,
+        low_perfusion=bool(rng.random() < mix.low_perfusion_fraction),
+        precursor_strengths=tuple(round(float(s), 3) for s in strengths),
+        n_false_alarms=int(rng.poisson(mix.false_alarms_per_hour * duration_s / 3600.0)),
+    )
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     """[start, stop) index pairs of the True runs of a boolean array."""
     d = np.diff(np.concatenate(([0], mask.astype(np.int8), [0])))
     return list(zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1), strict=True))
+
+
+# Respiratory variation of the pulse (PPV, and dPOP on the pleth) grows as preload falls
+# (Cannesson et al., Br J Anaesth 2007: dPOP > 13-15 % marks a preload-dependent patient):
+# the relative swing rises from 3-10 % by this much at the full precursor / episode, a
+# scale-free sign that an 8 s window can hold (one to three breaths).
+_RESP_SWING_PER_LOSS = 0.25
 
 
 @dataclass
@@ -446,39 +288,69 @@ class _Trajectories:
     map_smooth: np.ndarray  # intended MAP without the respiratory ripple
     episode: np.ndarray  # summed episode envelope in [0, 1]
     ppg_amp_factor: np.ndarray
+    pp_factor: np.ndarray  # pulse-pressure factor of precursors and false alarms
+    dips: list[Event]  # false alarms: MAP dips that recover without hypotension
+    # deepens the respiratory swing of the pulses (see _RESP_SWING_PER_LOSS)
+    preload_loss: np.ndarray
 
 
 def _case_trajectories(
-    p: CaseProfile, episodes: list[_Episode], rng: np.random.Generator
+    p: CaseProfile,
+    episodes: list[Episode],
+    rng: np.random.Generator,
+    prng: np.random.Generator,
 ) -> _Trajectories:
-    t = np.arange(-_GRID_PAD_S, p.duration_s + _GRID_PAD_S, 1.0 / _GRID_FS)
-    resp_f = p.resp_rate_bpm / 60.0 * (1.0 + 0.03 * _slow_drift(rng, t, (60.0, 300.0), 2))
-    resp = np.sin(2 * np.pi * np.cumsum(resp_f) / _GRID_FS + rng.uniform(0, 2 * np.pi))
+    """HR, MAP and PPG-amplitude trajectories; ``prng`` draws the precursors / false alarms
+    (a separate stream, so a case without them is the same as before they existed)."""
+    t = np.arange(-GRID_PAD_S, p.duration_s + GRID_PAD_S, 1.0 / GRID_FS)
+    resp_f = p.resp_rate_bpm / 60.0 * (1.0 + 0.03 * slow_drift(rng, t, (60.0, 300.0), 2))
+    resp = np.sin(2 * np.pi * np.cumsum(resp_f) / GRID_FS + rng.uniform(0, 2 * np.pi))
     rsa = rng.uniform(1.0, 4.0) * (1.0 + (90.0 - p.base_hr_bpm) / 90.0)
-    hr = p.base_hr_bpm + rng.uniform(3.0, 8.0) * _slow_drift(rng, t, (120.0, 900.0)) + rsa * resp
-    drift = rng.uniform(1.0, 3.0) * _slow_drift(rng, t, (120.0, 900.0))
-    base_map = np.maximum(p.base_map_mmhg + drift, _BASELINE_MAP_FLOOR)
-    map_smooth = base_map.copy()
-    env_sum = np.zeros_like(t)
+    hr = p.base_hr_bpm + rng.uniform(3.0, 8.0) * slow_drift(rng, t, (120.0, 900.0)) + rsa * resp
+    drift = rng.uniform(1.0, 3.0) * slow_drift(rng, t, (120.0, 900.0))
+    base_map = np.maximum(p.base_map_mmhg + drift, BASELINE_MAP_FLOOR)
+    envs = [ep.envelope(t) for ep in episodes]
+    env_sum = np.clip(np.sum(envs, axis=0), 0, 1) if envs else np.zeros_like(t)
+    slides = precursor_slides(episodes, p.precursor_strengths, prng)
+    busy = [(s.start_s, s.end_s) for s in slides] + [(e.start_s, e.end_s) for e in episodes]
+    dips = false_alarm_slides(p.n_false_alarms, p.duration_s, busy, prng)
+    fx = slide_effects(t, base_map, slides + dips, env_sum)
+    map_level = base_map - fx.map_drop  # >= 70 mmHg
+    map_smooth = map_level.copy()
     amp = np.ones_like(t)
-    for ep in episodes:
-        env = ep.envelope(t)
-        env_sum += env
-        map_smooth += env * (ep.target_map + 0.5 * drift - base_map)  # <= 61.5
+    for ep, env in zip(episodes, envs, strict=True):
+        map_smooth += env * (ep.target_map + 0.5 * drift - map_level)  # <= 61.5
         hr += env * ep.hr_rise
         amp -= env * (1.0 - ep.ppg_amp_frac)
-    hr = np.clip(hr, *_HR_LIMITS_BPM)
-    return _Trajectories(t, resp, hr, map_smooth, np.clip(env_sum, 0, 1), amp)
+    hr = np.clip(hr + fx.hr_rise, *HR_LIMITS_BPM)
+    events = [
+        Event("map_dip", round(max(d.start_s, 0.0), 3), round(min(d.end_s, p.duration_s), 3))
+        for d in dips
+    ]
+    loss = np.clip(fx.preload_loss + env_sum, 0.0, 1.0)
+    return _Trajectories(
+        t, resp, hr, map_smooth, env_sum, amp * fx.ppg_factor, fx.pp_factor, events, loss
+    )
 
 
 def _vital_ecg(
-    p: CaseProfile, tr: _Trajectories, beats: np.ndarray, t: np.ndarray, rng: np.random.Generator
+    p: CaseProfile,
+    tr: _Trajectories,
+    rhythm: rh.Rhythm,
+    t: np.ndarray,
+    rng: np.random.Generator,
+    prng: np.random.Generator,
 ) -> np.ndarray:
-    morph = _ECG_MORPHS[p.ecg_morphology % N_ECG_MORPHOLOGIES]
+    morph = ECG_MORPHS[p.ecg_morphology % N_ECG_MORPHOLOGIES]
+    beats = rhythm.beats
+    if not rhythm.is_sinus:
+        morph = rh.beat_morphologies(morph, rhythm, prng)
     resp_at_beats = np.interp(beats, tr.t, tr.resp)
     amp = rng.uniform(0.85, 1.15) * (1.0 + rng.uniform(0.03, 0.08) * resp_at_beats)
-    ecg = _ecg_from_beats(t, beats, morph, amp)
-    wander = rng.uniform(0.03, 0.1) * tr.resp + rng.uniform(0.03, 0.12) * _slow_drift(
+    ecg = ecg_from_beats(t, beats, morph, amp)
+    if rhythm.af:
+        ecg += rh.f_waves(t, FS_VITAL, rhythm.af, prng)
+    wander = rng.uniform(0.03, 0.1) * tr.resp + rng.uniform(0.03, 0.12) * slow_drift(
         rng, tr.t, (8.0, 60.0)
     )
     ecg += np.interp(t, tr.t, wander)
@@ -487,15 +359,25 @@ def _vital_ecg(
 
 
 def _vital_art(
-    p: CaseProfile, tr: _Trajectories, feet: np.ndarray, t: np.ndarray, rng: np.random.Generator
+    p: CaseProfile,
+    tr: _Trajectories,
+    feet: np.ndarray,
+    gain: np.ndarray,
+    t: np.ndarray,
+    rng: np.random.Generator,
 ) -> np.ndarray:
-    """ART = DBP + PP * shape with per-beat DBP chosen so that each beat mean is the MAP."""
-    train = _PulseTrain(feet, _ART_MORPHS[p.ppg_morphology % N_PPG_MORPHOLOGIES])
+    """ART = DBP + PP * shape with per-beat DBP chosen so that each beat mean is the MAP.
+
+    ``gain`` scales each beat's pulse pressure (weak ectopic beats, Frank-Starling in AF).
+    """
+    train = PulseTrain(feet, ART_MORPHS[p.ppg_morphology % N_PPG_MORPHOLOGIES])
     resp_b = np.interp(feet, tr.t, tr.resp)
     env_b = np.interp(feet, tr.t, tr.episode)
     map_b = np.interp(feet + 0.5 * train.period, tr.t, tr.map_smooth)
     map_b += rng.uniform(0.5, 2.0) * resp_b
-    pp_b = p.pulse_pressure_mmhg * (1.0 - 0.3 * env_b) * (1.0 + rng.uniform(0.03, 0.1) * resp_b)
+    swing = rng.uniform(0.03, 0.1) + _RESP_SWING_PER_LOSS * np.interp(feet, tr.t, tr.preload_loss)
+    pp_b = p.pulse_pressure_mmhg * (1.0 - 0.3 * env_b) * (1.0 + swing * resp_b)
+    pp_b *= gain * np.interp(feet, tr.t, tr.pp_factor)
     dbp_b = map_b - pp_b * train.mean
     shape, k = train.shape(t)
     art = np.interp(t, feet, dbp_b) + pp_b[k] * shape
@@ -503,87 +385,31 @@ def _vital_art(
 
 
 def _vital_pleth(
-    tr: _Trajectories, feet: np.ndarray, morph: int, t: np.ndarray, rng: np.random.Generator
+    tr: _Trajectories,
+    feet: np.ndarray,
+    gain: np.ndarray,
+    foot: np.ndarray,
+    morph: int,
+    perfusion: float,
+    t: np.ndarray,
+    rng: np.random.Generator,
 ) -> np.ndarray:
-    train = _PulseTrain(feet, _PPG_MORPHS[morph % N_PPG_MORPHOLOGIES])
-    shape, _ = train.shape(t)
-    amp0 = rng.uniform(20.0, 40.0)
-    amp = amp0 * tr.ppg_amp_factor * (1.0 + rng.uniform(0.03, 0.1) * tr.resp)
+    """PLETH = baseline + amplitude * (shape + foot level); ``gain`` per beat (at most 1 keeps
+    the pulse on the 0-100 scale), ``foot`` per beat (:func:`rhythm.foot_levels`),
+    ``perfusion`` scales the pulse but not the noise floor."""
+    train = PulseTrain(feet, PPG_MORPHS[morph % N_PPG_MORPHOLOGIES])
+    shape, k = train.shape(t)
+    shape *= (gain / max(1.0, float(gain.max())))[k]
+    amp0 = rng.uniform(20.0, 40.0) * perfusion
+    swing = rng.uniform(0.03, 0.1) + _RESP_SWING_PER_LOSS * tr.preload_loss
+    amp = amp0 * tr.ppg_amp_factor * (1.0 + swing * tr.resp)
     base = (
         rng.uniform(30.0, 45.0)
         + rng.uniform(1.0, 4.0) * tr.resp
-        + rng.uniform(1.0, 4.0) * _slow_drift(rng, tr.t, (20.0, 200.0))
+        + rng.uniform(1.0, 4.0) * slow_drift(rng, tr.t, (20.0, 200.0))
     )
-    pleth = np.interp(t, tr.t, base) + np.interp(t, tr.t, amp) * shape
+    pleth = np.interp(t, tr.t, base) + np.interp(t, tr.t, amp) * (shape + np.interp(t, feet, foot))
     return pleth + rng.normal(0.0, 0.15, t.size)
-
-
-def _place_artifacts(p: CaseProfile, rng: np.random.Generator) -> list[Event]:
-    """Non-overlapping artefact events covering at most 25 % of the case.
-
-    Durations are log-uniform (short glitches are more common than long ones); events that no
-    longer fit the 25 % budget or find no free slot are dropped.
-    """
-    dur = p.duration_s
-    n_events = rng.poisson(max(p.artifact_rate_per_min, 0.0) * dur / 60.0)
-    budget = _MAX_ARTIFACT_FRACTION * dur
-    weights = _ARTIFACT_WEIGHTS / _ARTIFACT_WEIGHTS.sum()
-    taken: list[tuple[float, float]] = []
-    events: list[Event] = []
-    for _ in range(n_events):
-        kind = str(rng.choice(ARTIFACT_KINDS, p=weights))
-        lo, hi = _ARTIFACT_DURATION_S[kind if kind == "mains_noise" else kind.split("_")[0]]
-        d = min(float(np.exp(rng.uniform(np.log(lo), np.log(hi)))), budget, dur - 2.0)
-        if d < lo:
-            continue
-        for _attempt in range(20):
-            start = round(rng.uniform(1.0, dur - d - 1.0) * FS_VITAL) / FS_VITAL
-            end = round((start + d) * FS_VITAL) / FS_VITAL
-            if all(end + 1.0 <= a or start >= b + 1.0 for a, b in taken):
-                taken.append((start, end))
-                events.append(Event(kind, start, end))
-                budget -= end - start
-                break
-    return sorted(events, key=lambda e: e.start_s)
-
-
-def _apply_artifacts(
-    events: list[Event], chans: dict[str, np.ndarray], rng: np.random.Generator
-) -> None:
-    """Corrupt the waveforms in place according to ``events``."""
-    mains_hz = 50.0 if rng.random() < 0.5 else 60.0
-    for ev in events:
-        i0, i1 = round(ev.start_s * FS_VITAL), round(ev.end_s * FS_VITAL)
-        n = i1 - i0
-        if ev.kind == "motion":
-            taper = np.sin(np.pi * (np.arange(n) + 0.5) / n) ** 0.5
-            scale = {"ecg": 1.2, "pleth": 25.0, "art": 25.0}
-            for name, x in chans.items():
-                lf = _smooth_noise(rng, n, FS_VITAL, rng.uniform(0.5, 3.0))
-                hf = _smooth_noise(rng, n, FS_VITAL, 15.0)
-                x[i0:i1] += taper * scale[name] * rng.uniform(0.4, 1.5) * (lf + 0.2 * hf)
-        elif ev.kind == "mains_noise":
-            tt = np.arange(i0, i1) / FS_VITAL
-            amp = rng.uniform(0.05, 0.3)
-            chans["ecg"][i0:i1] += amp * np.sin(2 * np.pi * mains_hz * tt + rng.uniform(0, 6.3))
-        else:
-            what, name = ev.kind.split("_")
-            x = chans[name]
-            if what == "disconnect":
-                x[i0:i1] = np.nan
-            elif what == "flatline":
-                x[i0:i1] = x[max(i0 - 1, 0)]
-            else:  # clipping: a baseline shift drives the amplifier into its rail
-                seg = x[i0:i1]
-                finite = x[np.isfinite(x)]
-                if rng.random() < 0.7:  # upper rail: just above anything the channel reaches
-                    rail = float(finite.max()) + 0.02 * float(np.ptp(finite))
-                    shift = rail - np.quantile(seg, rng.uniform(0.55, 0.8))
-                    x[i0:i1] = np.minimum(seg + shift, rail)
-                else:
-                    rail = float(finite.min()) - 0.02 * float(np.ptp(finite))
-                    shift = rail - np.quantile(seg, rng.uniform(0.2, 0.45))
-                    x[i0:i1] = np.maximum(seg + shift, rail)
 
 
 def _blocked_numeric(times: np.ndarray, events: list[Event], kind: str) -> np.ndarray:
@@ -643,31 +469,43 @@ def simulate_vital_case(profile: CaseProfile, rng: np.random.Generator) -> Vital
     reject artefacts) and are NaN while their source channel is disconnected.
     """
     p = profile
-    episodes = _layout_episodes(p.n_hypotension_episodes, p.duration_s, rng)
-    tr = _case_trajectories(p, episodes, rng)
-    beats = _beats_from_hr(tr.t, tr.hr, rng, jitter_s=0.004)
+    prng = rng.spawn(1)[0]  # pathology draws: leaves the main stream as it always was
+    episodes = layout_episodes(p.n_hypotension_episodes, p.duration_s, rng)
+    tr = _case_trajectories(p, episodes, rng, prng)
+    sinus = beats_from_hr(tr.t, tr.hr, rng, jitter_s=0.004)
+    af = rh.layout_af(p.n_af_episodes, p.duration_s, prng)
+    rhythm = rh.build_rhythm(sinus, p.duration_s, p.pvc_per_min, p.pac_per_min, af, prng)
+    beats = rhythm.beats
     n = round(p.duration_s * FS_VITAL)
     t = np.arange(n) / FS_VITAL
 
     pat = rng.uniform(0.15, 0.22) + 0.02 * np.interp(beats, tr.t, tr.episode)
     feet_art = beats + pat + rng.normal(0.0, 0.002, beats.size)
+    if not rhythm.is_sinus:
+        feet_art += rh.pulse_delays(rhythm, prng)
     feet_ppg = feet_art + rng.uniform(0.04, 0.10)
+    perfusion = float(prng.uniform(*_LOW_PERFUSION_SCALE)) if p.low_perfusion else 1.0
 
-    ecg = _vital_ecg(p, tr, beats, t, rng)
-    art = _vital_art(p, tr, feet_art, t, rng)
-    pleth = _vital_pleth(tr, feet_ppg, p.ppg_morphology, t, rng)
+    ecg = _vital_ecg(p, tr, rhythm, t, rng, prng)
+    art = _vital_art(p, tr, feet_art, rhythm.pulse_gain, t, rng)
+    foot = rh.foot_levels(rhythm)
+    pleth = _vital_pleth(tr, feet_ppg, rhythm.pulse_gain, foot, p.ppg_morphology, perfusion, t, rng)
 
     hr_times = np.arange(NUMERIC_PERIOD_S, p.duration_s + 1e-9, NUMERIC_PERIOD_S)
     hr = _hr_numeric(beats, hr_times)
     map_num = _map_numeric(art, hr_times)
 
-    artifacts = _place_artifacts(p, rng)
-    _apply_artifacts(artifacts, {"ecg": ecg, "pleth": pleth, "art": art}, rng)
+    artifacts = place_artifacts(p.duration_s, p.artifact_rate_per_min, rng, FS_VITAL)
+    apply_artifacts(artifacts, {"ecg": ecg, "pleth": pleth, "art": art}, rng, FS_VITAL)
     hr[_blocked_numeric(hr_times, artifacts, "disconnect_ecg")] = np.nan
     map_num[_blocked_numeric(hr_times, artifacts, "disconnect_art")] = np.nan
 
     bis_times, bis = _bis_series(p.duration_s, rng) if p.has_bis else (None, None)
-    events = sorted(_hypotension_events(tr, p.duration_s) + artifacts, key=lambda e: e.start_s)
+    inside = (beats >= 0.0) & (beats < p.duration_s)
+    events = sorted(
+        _hypotension_events(tr, p.duration_s) + tr.dips + rhythm.events + artifacts,
+        key=lambda e: e.start_s,
+    )
     return VitalCaseSignals(
         fs=FS_VITAL,
         ecg_mv=ecg.astype(np.float32),
@@ -680,144 +518,6 @@ def simulate_vital_case(profile: CaseProfile, rng: np.random.Generator) -> Vital
         bis=bis,
         bis_times_s=bis_times,
         events=events,
-    )
-
-
-# --------------------------------------------------------------------------------------------
-# BUT-PPG-like smartphone records
-# --------------------------------------------------------------------------------------------
-
-
-def _gravity(rng: np.random.Generator, max_tilt_rad: float = 0.35) -> np.ndarray:
-    """Gravity in device axes for a phone held roughly flat (mostly on +z), in g."""
-    tilt, az = rng.uniform(0.0, max_tilt_rad), rng.uniform(0, 2 * np.pi)
-    return np.array([np.sin(tilt) * np.cos(az), np.sin(tilt) * np.sin(az), np.cos(tilt)])
-
-
-def _bursts(
-    rng: np.random.Generator,
-    t: np.ndarray,
-    n_bursts: int,
-    width_s: tuple[float, float],
-) -> np.ndarray:
-    """Sum of smooth bumps (peak 1) at random times: when hands move or fingers press."""
-    env = np.zeros_like(t)
-    for _ in range(n_bursts):
-        c, w = rng.uniform(t[0], t[-1]), rng.uniform(*width_s)
-        env = np.maximum(env, np.exp(-0.5 * ((t - c) / (w / 2.355)) ** 2))
-    return env
-
-
-def _butppg_motion(
-    rng: np.random.Generator, mode: str, t_acc: np.ndarray, t_ppg: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Dynamic ACC [n, 3] (g), additive PPG artefact and PPG pulse-gain factor for one mode.
-
-    The PPG artefact is derived from the same movement that produced the acceleration, so the
-    two co-occur (as for a finger pressed on a phone camera while moving).
-    """
-    n = t_acc.size
-    if mode == "walking":
-        f = rng.uniform(1.6, 2.2)
-        ph = rng.uniform(0, 2 * np.pi, 3)
-        amp = rng.uniform(0.1, 0.45) * np.array([0.5, 0.7, 1.0])
-        acc = amp * (
-            np.sin(2 * np.pi * f * t_acc[:, None] + ph)
-            + 0.4 * np.sin(4 * np.pi * f * t_acc[:, None] + 2 * ph)
-        )
-        acc += 0.03 * np.stack([_smooth_noise(rng, n, FS_BUT_ACC, 8.0) for _ in range(3)], 1)
-        sway = _smooth_noise(rng, t_ppg.size, FS_BUT_PPG, 0.7)
-        ppg = rng.uniform(3.0, 15.0) * (np.sin(2 * np.pi * f * t_ppg + ph[2]) + sway)
-        return acc, ppg, np.ones_like(t_ppg)
-    if mode == "hand":
-        env = _bursts(rng, t_acc, int(rng.integers(1, 4)), (1.0, 4.0))
-        lf = np.stack(
-            [_smooth_noise(rng, n, FS_BUT_ACC, rng.uniform(1.0, 4.0)) for _ in range(3)], 1
-        )
-        acc = rng.uniform(0.05, 0.25) * env[:, None] * lf
-        drive = np.interp(t_ppg, t_acc, env * lf[:, 2])
-        return acc, rng.uniform(8.0, 30.0) * drive, np.ones_like(t_ppg)
-    # pressure or light change: a few steps, each with a hand movement (fidgeting) around it
-    n_steps = int(rng.integers(1, 4))
-    times = np.sort(rng.uniform(1.0, t_ppg[-1] - 0.5, n_steps))
-    lf = np.stack([_smooth_noise(rng, n, FS_BUT_ACC, rng.uniform(0.8, 3.0)) for _ in range(3)], 1)
-    ppg = np.zeros_like(t_ppg)
-    gain = np.ones_like(t_ppg)
-    acc = np.zeros((n, 3))
-    for tc in times:
-        step = 1.0 / (1.0 + np.exp(-(t_ppg - tc) / rng.uniform(0.05, 0.3)))
-        ppg += rng.choice([-1, 1]) * rng.uniform(5.0, 30.0) * step
-        if mode == "pressure":
-            gain *= 1.0 + (rng.uniform(0.2, 2.0) - 1.0) * step
-        bump = np.exp(-0.5 * ((t_acc - tc) / rng.uniform(0.1, 0.3)) ** 2)
-        acc += rng.uniform(0.05, 0.25) * bump[:, None] * rng.normal(0.0, 1.0, 3)
-        fidget = np.exp(-0.5 * ((t_acc - tc) / rng.uniform(0.5, 1.5)) ** 2)
-        acc += rng.uniform(0.03, 0.12) * fidget[:, None] * lf
-        ppg += rng.uniform(2.0, 8.0) * np.interp(t_ppg, t_acc, fidget * lf[:, 2])
-    return acc, ppg, gain
-
-
-def simulate_butppg_record(
-    rng: np.random.Generator, good: bool, duration_s: float = 10.0, base_hr_bpm: float | None = None
-) -> ButPPGSignals:
-    """Generate one BUT-PPG-like record.
-
-    ``ppg`` is brightness-like (mean red value of a camera frame, 0-255 scale): blood volume
-    *reduces* brightness, so systolic peaks point downwards. Poor records get motion artefacts
-    (walking, hand movement, finger-pressure or light changes) that co-occur with accelerometer
-    energy, or low perfusion (tiny pulse amplitude) with a still phone.
-    """
-    hr0 = float(base_hr_bpm) if base_hr_bpm is not None else float(rng.uniform(50.0, 110.0))
-    grid = np.arange(-_GRID_PAD_S, duration_s + _GRID_PAD_S, 1.0 / _GRID_FS)
-    resp = np.sin(2 * np.pi * rng.uniform(0.2, 0.3) * grid + rng.uniform(0, 2 * np.pi))
-    hr = np.clip(
-        hr0
-        + rng.uniform(0.5, 3.0) * resp
-        + rng.uniform(0.0, 3.0) * _slow_drift(rng, grid, (15.0, 60.0), 2),
-        *_HR_LIMITS_BPM,
-    )
-    beats = _beats_from_hr(grid, hr, rng, jitter_s=0.005)
-    inside = beats[(beats >= 0) & (beats < duration_s)]
-    hr_ref = float(60.0 / np.mean(np.diff(inside)))
-
-    t_ecg = np.arange(round(duration_s * FS_BUT_ECG)) / FS_BUT_ECG
-    morph = _ECG_MORPHS[rng.integers(N_ECG_MORPHOLOGIES)]
-    ecg = _ecg_from_beats(t_ecg, beats, morph, np.full(beats.size, rng.uniform(0.8, 1.2)))
-    ecg += rng.uniform(0.02, 0.1) * np.interp(t_ecg, grid, resp)
-    ecg += rng.normal(0.0, 0.01 if good else 0.03, t_ecg.size)
-
-    t_ppg = np.arange(round(duration_s * FS_BUT_PPG)) / FS_BUT_PPG
-    feet = beats + rng.uniform(0.2, 0.3)
-    shape, _ = _PulseTrain(feet, _PPG_MORPHS[rng.integers(N_PPG_MORPHOLOGIES)]).shape(t_ppg)
-    amp = rng.uniform(1.0, 4.0) * (1.0 + 0.05 * np.interp(t_ppg, grid, resp))
-    level = rng.uniform(120.0, 230.0) + rng.uniform(0.2, 1.0) * _slow_drift(
-        rng, t_ppg, (8.0, 30.0), 2
-    )
-    noise_sd = rng.uniform(0.03, 0.1)
-
-    t_acc = np.arange(round(duration_s * FS_BUT_ACC)) / FS_BUT_ACC
-    acc = np.tile(_gravity(rng), (t_acc.size, 1))
-    acc += rng.normal(0.0, 0.004, acc.shape)
-    artefact = np.zeros_like(t_ppg)
-    if not good:
-        mode = str(
-            rng.choice(
-                ["walking", "hand", "pressure", "light", "low_perfusion"],
-                p=[0.3, 0.3, 0.15, 0.1, 0.15],
-            )
-        )
-        if mode == "low_perfusion":
-            amp = amp * rng.uniform(0.03, 0.12)
-            noise_sd = rng.uniform(0.1, 0.3)
-        else:
-            dyn, artefact, gain = _butppg_motion(rng, mode, t_acc, t_ppg)
-            acc += dyn
-            amp = amp * gain
-    ppg = level - amp * shape + artefact + rng.normal(0.0, noise_sd, t_ppg.size)
-    return ButPPGSignals(
-        ppg=ppg.astype(np.float32),
-        ecg_mv=ecg.astype(np.float32),
-        acc_g=acc.astype(np.float32),
-        hr_bpm=hr_ref,
-        quality=int(good),
+        r_peaks_s=beats[inside],
+        beat_types=rhythm.kind[inside],
     )

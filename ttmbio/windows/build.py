@@ -22,6 +22,7 @@ from ttmbio.params import SPLIT_NAMES, DatasetWindows, Params
 from ttmbio.sources.base import Recording
 from ttmbio.sources.butppg import load_butppg_record
 from ttmbio.sources.vital_dir import load_vital_recording, read_track_names, resolve_channels
+from ttmbio.windows.labels import EXCLUSION_NAMES as EXCLUSIONS
 from ttmbio.windows.process import WindowBlock, process_recording
 from ttmbio.windows.store import STATS_FILE, StoreWriter, WindowStore, channel_stats
 
@@ -122,7 +123,7 @@ def _meta_dtypes(dataset: str, dtypes: dict[str, Any], params: Params) -> dict[s
     if "PPG" in channels:
         fields.update(n_cycles="float32", ppg_tsqi="float32", ppg_ssqi="float32")
     if "ABP" in channels:
-        fields.update(map_mmhg="float32", hypotension="int8")
+        fields.update(map_mmhg="float32", hypotension="int8", hypotension_forecast="int8")
     fields.update({f"case_{k}": v for k, v in dtypes.items()})
     return fields
 
@@ -151,6 +152,7 @@ def _write_split(
     rejected: Counter[str] = Counter()
     skipped: list[dict[str, str]] = []
     candidates, cases_used = 0, 0
+    forecast: Counter[int] = Counter()  # kept windows per hypotension_forecast label
     sqi: dict[str, list[np.ndarray]] = {}
     jobs = [CaseJob(dataset, row, params) for row in rows]
     results = progress(ordered_map(_process, jobs, wp.workers), len(jobs), f"{dataset}/{split}")
@@ -166,15 +168,24 @@ def _write_split(
         if len(block):
             cases_used += 1
             writer.append(block.signals, _case_meta(block, row, dtypes))
+            if "hypotension_forecast" in block.meta:
+                forecast.update(block.meta["hypotension_forecast"].tolist())
     n = writer.close()
+    metrics: dict[str, Any] = {
+        "windows": n,
+        "candidates": candidates,
+        "cases": cases_used,
+        "cases_skipped": len(skipped),
+        "rejected": {g: rejected.get(g, 0) for g in sorted(rejected)},
+    }
+    if "ABP" in cfg.channels:
+        metrics["hypotension_forecast"] = {
+            "positive": forecast.get(1, 0),
+            "negative": forecast.get(0, 0),
+            **{f"excluded_{name}": forecast.get(code, 0) for code, name in EXCLUSIONS.items()},
+        }
     return {
-        "metrics": {
-            "windows": n,
-            "candidates": candidates,
-            "cases": cases_used,
-            "cases_skipped": len(skipped),
-            "rejected": {g: rejected.get(g, 0) for g in sorted(rejected)},
-        },
+        "metrics": metrics,
         "skipped": skipped,
         "sqi": {k: np.concatenate(v) for k, v in sqi.items()},
     }

@@ -17,12 +17,7 @@ import numpy as np
 from ttmbio.params import QualityParams
 from ttmbio.windows.store import WindowStore
 
-_THRESHOLDS = {
-    "ecg_sqi": "ecg_sqi_min",
-    "ppg_tsqi": "ppg_tsqi_min",
-    "ppg_ssqi": "ppg_ssqi_min",
-    "n_cycles": "min_cycles",
-}
+_THRESHOLDS = ("ecg_sqi", "ppg_tsqi", "ppg_ssqi", "n_cycles")  # SQIs a gate thresholds
 
 
 def plot_examples(store: WindowStore, out: Path, n: int = 4) -> None:
@@ -61,7 +56,7 @@ def plot_sqi(sqi: dict[str, np.ndarray], quality: QualityParams, title: str, out
         values = sqi[key][np.isfinite(sqi[key])]
         ax.hist(values, bins=40)
         if key in _THRESHOLDS:
-            ax.axvline(getattr(quality, _THRESHOLDS[key]), color="r", ls="--", lw=1)
+            ax.axvline(quality.sqi_min(key), color="r", ls="--", lw=1)
         ax.set_title(f"{key} (n={len(values)})", fontsize=9)
         ax.tick_params(labelsize=7)
     fig.suptitle(title)

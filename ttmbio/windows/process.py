@@ -22,18 +22,21 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ttmbio.errors import CaseError
-from ttmbio.params import DatasetWindows, FilterParams, WindowsParams
+from ttmbio.params import DatasetWindows, FilterParams, QualityParams, WindowsParams
 from ttmbio.signal.filters import FilterSpec, apply, design
 from ttmbio.signal.peaks import ecg_r_peaks, heart_rate_bpm, peaks_per_window, ppg_peaks
 from ttmbio.signal.quality import (
+    bsqi,
     clipped_fraction,
     ecg_template_sqi,
     longest_flat_run_s,
+    morphology_sqi,
     ppg_skewness_sqi,
     ppg_template_sqi,
 )
 from ttmbio.signal.resample import resample
 from ttmbio.sources.base import Recording, Signal
+from ttmbio.windows.labels import forecast_labels
 
 GATE_ORDER = (
     "gap",
@@ -61,6 +64,8 @@ class WindowBlock:
     # every candidate window: its start and the first gate it failed ("" when kept)
     candidate_start_s: np.ndarray = field(default_factory=lambda: np.zeros(0))
     candidate_reason: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype="<U1"))
+    # every candidate window: each applied gate -> whether it fails that gate, in any order
+    candidate_failed: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.signals)
@@ -151,8 +156,9 @@ def _windows(x: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
 def process_recording(rec: Recording, cfg: DatasetWindows, params: WindowsParams) -> WindowBlock:
     """Windows of one recording that pass ``cfg.gates``, with per-window labels and SQIs.
 
-    With an ABP channel, windows also get ``map_mmhg`` and ``hypotension``; a label horizon
-    keeps only windows followed by ``label_horizon_s`` of recording.
+    With an ABP channel, windows also get ``map_mmhg``, ``hypotension`` and
+    ``hypotension_forecast`` (see :mod:`ttmbio.windows.labels`); a label horizon keeps only
+    windows followed by ``label_horizon_s`` of recording.
     """
     check_channels(rec, cfg, params)
     raw, filt = _prepare(rec, cfg, params)
@@ -183,22 +189,22 @@ def process_recording(rec: Recording, cfg: DatasetWindows, params: WindowsParams
 
     nan = np.full(n, np.nan, dtype=np.float32)
     if "ECG" in channel:
-        r_peaks = peaks_per_window(ecg_r_peaks(filt[channel["ECG"]], fs), starts, length)
+        ecg = filt[channel["ECG"]]
+        r_all = ecg_r_peaks(ecg, fs)
+        r_peaks = peaks_per_window(r_all, starts, length)
         info["hr_bpm"] = heart_rate_bpm(r_peaks, fs).astype(np.float32)
-        info["ecg_sqi"] = ecg_template_sqi(w_filt[:, channel["ECG"]], r_peaks, fs).astype(
-            np.float32
-        )
+        info["ecg_sqi"] = _ecg_sqi(ecg, w_filt[:, channel["ECG"]], r_all, r_peaks, starts, q, fs)
         lo, hi = q.hr_bpm
         checks["hr"] = ~((info["hr_bpm"] >= lo) & (info["hr_bpm"] <= hi))
-        checks["ecg_sqi"] = ~(info["ecg_sqi"] >= q.ecg_sqi_min)
+        checks["ecg_sqi"] = ~(info["ecg_sqi"] >= q.sqi_min("ecg_sqi"))
     if "PPG" in channel:
         w_ppg = w_filt[:, channel["PPG"]]
         pulses = peaks_per_window(ppg_peaks(filt[channel["PPG"]], fs), starts, length)
         info["n_cycles"] = np.array([len(p) for p in pulses], dtype=np.float32)
-        info["ppg_tsqi"] = ppg_template_sqi(w_ppg, pulses, fs).astype(np.float32)
+        info["ppg_tsqi"] = _ppg_sqi(w_ppg, pulses, q, fs)
         info["ppg_ssqi"] = ppg_skewness_sqi(np.nan_to_num(w_ppg)).astype(np.float32)
         checks["cycles"] = info["n_cycles"] < q.min_cycles
-        checks["ppg_tsqi"] = ~(info["ppg_tsqi"] >= q.ppg_tsqi_min)
+        checks["ppg_tsqi"] = ~(info["ppg_tsqi"] >= q.sqi_min("ppg_tsqi"))
         checks["ppg_ssqi"] = ~(info["ppg_ssqi"] >= q.ppg_ssqi_min)
     if "ABP" in channel:
         abp = np.nan_to_num(w_raw[:, channel["ABP"]])  # windows with gaps fail "gap" first
@@ -212,6 +218,15 @@ def process_recording(rec: Recording, cfg: DatasetWindows, params: WindowsParams
         )
         info["hypotension"] = _hypotension(
             raw[channel["ABP"]], starts, length, horizon, params.hypotension_mmhg
+        )
+        info["hypotension_forecast"] = forecast_labels(
+            raw[channel["ABP"]],
+            fs,
+            starts,
+            length,
+            60.0 * params.forecast_horizon_min,
+            params.hypotension_mmhg,
+            params.event_min_s,
         )
 
     keep = np.ones(n, dtype=bool)
@@ -232,7 +247,49 @@ def process_recording(rec: Recording, cfg: DatasetWindows, params: WindowsParams
         sqi_all={k: info[k] for k in SQI_FIELDS if k in info},
         candidate_start_s=info["start_s"],
         candidate_reason=reason,
+        candidate_failed={
+            g: checks[g] for g in GATE_ORDER if g in checks and (g == "gap" or g in cfg.gates)
+        },
     )
+
+
+def _ecg_sqi(
+    ecg: np.ndarray,
+    windows: np.ndarray,
+    r_all: np.ndarray,
+    r_peaks: list[np.ndarray],
+    starts: np.ndarray,
+    q: QualityParams,
+    fs: float,
+) -> np.ndarray:
+    """The ``ecg_sqi`` of every candidate window by ``q.ecg_method`` (float32).
+
+    ``r_all`` are the recording's R peaks (detector "neurokit"), ``r_peaks`` the same per
+    window. ``bsqi`` runs its two detectors once over the whole filtered ECG, like the R
+    peaks (reusing ``r_all`` for "neurokit").
+    """
+    if q.ecg_method == "morphology":
+        sqi = morphology_sqi(windows, r_peaks, fs, q.morph_r_min, q.morph_max, q.ecg_morph_half_s)
+    elif q.ecg_method == "template":
+        sqi = ecg_template_sqi(windows, r_peaks, fs)
+    else:
+        a, b = (
+            r_all if method == "neurokit" else ecg_r_peaks(ecg, fs, method)
+            for method in q.ecg_bsqi_detectors
+        )
+        sqi = bsqi(a, b, starts, windows.shape[1], fs)
+    return sqi.astype(np.float32)
+
+
+def _ppg_sqi(
+    windows: np.ndarray, pulses: list[np.ndarray], q: QualityParams, fs: float
+) -> np.ndarray:
+    """The ``ppg_tsqi`` of every candidate window by ``q.ppg_method`` (float32)."""
+    if q.ppg_method == "morphology":
+        sqi = morphology_sqi(windows, pulses, fs, q.morph_r_min, q.morph_max)
+    else:
+        sqi = ppg_template_sqi(windows, pulses, fs)
+    return sqi.astype(np.float32)
 
 
 def _native_defects(
