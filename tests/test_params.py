@@ -154,3 +154,8 @@ def test_windows_rules(tmp_path: Path, doc: dict, expected: str) -> None:
 )
 def test_model_and_pretrain_rules(tmp_path: Path, doc: dict, expected: str) -> None:
     assert expected in refused(tmp_path, doc)
+
+
+def test_hypotension_episode_range_must_be_ordered(tmp_path: Path) -> None:
+    msg = refused(tmp_path, {"synth": {"vitaldb": {"hypotension_episodes": [2, 1]}}})
+    assert "hypotension_episodes must be [low, high] with low <= high, got [2, 1]" in msg

@@ -114,9 +114,15 @@ class SynthVitalDB(Section):
     low_perfusion_fraction: Fraction = 0.15
     precursor_fraction: Fraction = 0.8
     false_alarms_per_hour: Annotated[float, Field(ge=0.0)] = 2.0
+    hypotension_episodes: tuple[Annotated[int, Field(ge=0)], Annotated[int, Field(ge=0)]] = (0, 3)
 
     @model_validator(mode="after")
     def _consistent(self) -> SynthVitalDB:
+        if self.hypotension_episodes[0] > self.hypotension_episodes[1]:
+            raise ValueError(
+                f"hypotension_episodes must be [low, high] with low <= high, got "
+                f"{list(self.hypotension_episodes)}"
+            )
         lo, hi = self.duration_min
         if not 1.0 <= lo <= hi:
             raise ValueError(

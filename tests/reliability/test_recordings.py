@@ -29,6 +29,7 @@ from tests.reliability.helpers import (
     warning_about,
     write_case,
 )
+from ttmbio.params import load_params
 from ttmbio.windows.store import WindowStore
 
 SOURCE = "2.vital"  # a synthetic case without gaps: every broken case is a copy of it
@@ -198,7 +199,8 @@ def test_long_nan_gaps_reject_the_windows_they_touch_and_keep_the_rest(run: Run)
     assert len(starts) and all(s + length <= GAP_S[0] or s >= GAP_S[1] for s in starts)
     away = [s for s in ref_starts if s + length <= GAP_S[0] - 4 or s >= GAP_S[1] + 4]
     assert len(np.intersect1d(starts, away)) >= 0.8 * len(away)
-    candidates = np.arange(0, 137.0 - length + 1e-9, 512 / 125)
+    stride = load_params(run.ws / "params.yaml").windows.vitaldb.stride
+    candidates = np.arange(0, 137.0 - length + 1e-9, stride / 125)
     touching = sum(s < GAP_S[1] and s + length > GAP_S[0] for s in candidates)
     split = run.split_of("vitaldb", "gap")
     assert run.windows_metrics()["vitaldb"][split]["rejected"]["gap"] >= touching

@@ -349,3 +349,19 @@ def test_pulse_variation_with_breathing_grows_before_the_episode() -> None:
         t0 = max(t1 - 60.0, 0.0)
         ratios.append(_dpop(warned, t0, t1) / _dpop(silent, t0, t1))
     assert np.all(np.array(ratios) > 1.2), ratios
+
+
+def test_hypotension_episodes_per_case_follow_the_mix() -> None:
+    rng = np.random.default_rng(3)
+    none = [
+        ph.random_case_profile(rng, 1500.0, ph.CaseMix(hypotension_episodes=(0, 0)))
+        for _ in range(20)
+    ]
+    one = [
+        ph.random_case_profile(rng, 1500.0, ph.CaseMix(hypotension_episodes=(1, 1)))
+        for _ in range(20)
+    ]
+    default = [ph.random_case_profile(rng, 1500.0) for _ in range(200)]
+    assert {p.n_hypotension_episodes for p in none} == {0}
+    assert {p.n_hypotension_episodes for p in one} == {1}
+    assert {p.n_hypotension_episodes for p in default} == {0, 1, 2, 3}

@@ -187,6 +187,7 @@ class CaseMix:
     low_perfusion_fraction: float = 0.15
     precursor_fraction: float = 0.8
     false_alarms_per_hour: float = 2.0
+    hypotension_episodes: tuple[int, int] = (0, 3)  # [low, high] per case, as many as fit
 
 
 @dataclass
@@ -231,6 +232,7 @@ def random_case_profile(
 ) -> CaseProfile:
     """Draw a varied case; HR spans 45-130 bpm, episodes are limited to what fits."""
     mix = mix or CaseMix()
+    lo_ep, hi_ep = mix.hypotension_episodes
     core = {
         "duration_s": float(duration_s),
         "base_hr_bpm": float(rng.uniform(45.0, 130.0)),
@@ -239,7 +241,9 @@ def random_case_profile(
         "ecg_morphology": int(rng.integers(N_ECG_MORPHOLOGIES)),
         "ppg_morphology": int(rng.integers(N_PPG_MORPHOLOGIES)),
         "resp_rate_bpm": float(rng.uniform(8.0, 20.0)),
-        "n_hypotension_episodes": int(min(rng.integers(0, 4), max_episodes(duration_s))),
+        "n_hypotension_episodes": int(
+            min(rng.integers(lo_ep, hi_ep + 1), max_episodes(duration_s))
+        ),
         "artifact_rate_per_min": float(rng.uniform(0.1, 1.0)),
         "has_bis": bool(rng.random() < mix.bis_fraction),
     }  # drawn in this order since the first version: keep it
