@@ -725,7 +725,7 @@ class ForecastModelConfig(Section):
     learning_rate: Annotated[float, Field(gt=0)] = 1e-3
     epochs: Annotated[int, Field(ge=0)] = 10
     batch_size: PositiveInt = 64
-    train_stride: PositiveInt = 3  # steps between training windows
+    train_stride: PositiveInt = 6  # steps between training (and val) windows
     freeze_backbone: bool = False
     model_path: str | None = None  # a saved TTM folder (or a hub id, online) to start from
     logging_dir: Path | None = None  # TensorBoard logs of the HF Trainer; null = none

@@ -55,6 +55,7 @@ def _simglucose() -> SimpleNamespace:
         warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
         warnings.simplefilter("ignore", DeprecationWarning)
         from simglucose.actuator.pump import InsulinPump
+        from simglucose.controller.base import Action
         from simglucose.controller.basal_bolus_ctrller import BBController
         from simglucose.patient.t1dpatient import T1DPatient
         from simglucose.sensor.cgm import SENSOR_PARA_FILE, CGMSensor
@@ -62,6 +63,7 @@ def _simglucose() -> SimpleNamespace:
         from simglucose.simulation.scenario_gen import RandomScenario
         from simglucose.simulation.sim_engine import SimObj
     return SimpleNamespace(
+        Action=Action,
         BBController=BBController,
         CGMSensor=CGMSensor,
         InsulinPump=InsulinPump,
@@ -71,6 +73,52 @@ def _simglucose() -> SimpleNamespace:
         T1DPatient=T1DPatient,
         T1DSimEnv=T1DSimEnv,
     )
+
+
+class _PatientConstants:
+    """What simglucose's basal-bolus controller looks up for one patient, looked up once."""
+
+    def __init__(self, controller: Any, name: str) -> None:
+        rows = controller.quest.Name.str.match(name)
+        if any(rows):
+            params = controller.patient_params[controller.patient_params.Name.str.match(name)]
+            self.cr = controller.quest[rows].CR.values
+            self.cf = controller.quest[rows].CF.values
+            self.u2ss, self.bw = params.u2ss.values.item(), params.BW.values.item()
+        else:  # simglucose's defaults for an unknown patient
+            self.cr, self.cf = np.array([1 / 15]), np.array([1 / 50])
+            self.u2ss, self.bw = 1.43, 57.0
+
+
+def _fast_controller(sg: SimpleNamespace) -> Any:
+    """simglucose's ``BBController`` with its per-patient table lookups done once.
+
+    ``BBController._bb_policy`` regex-matches the patient name in two pandas tables at every
+    5-minute step (~30 % of a simulation); this subclass keeps the matched values and then
+    runs the very same arithmetic on the very same one-element arrays, so every action is
+    bit-identical (test).
+    """
+
+    class FastBBController(sg.BBController):
+        def __init__(self) -> None:
+            super().__init__()
+            self._constants: dict[str, _PatientConstants] = {}
+
+        def _bb_policy(self, name: str, meal: float, glucose: float, env_sample_time: float):
+            c = self._constants.get(name) or self._constants.setdefault(
+                name, _PatientConstants(self, name)
+            )
+            basal = c.u2ss * c.bw / 6000  # U/min
+            if meal > 0:
+                bolus = (
+                    (meal * env_sample_time) / c.cr
+                    + (glucose > 150) * (glucose - self.target) / c.cf
+                ).item()  # U
+            else:
+                bolus = 0
+            return sg.Action(basal=basal, bolus=bolus / env_sample_time)
+
+    return FastBBController()
 
 
 class FastParams:
@@ -124,8 +172,9 @@ def _run_simglucose(
         sg.InsulinPump.withName(PUMP),
         sg.RandomScenario(start_time=START, seed=scenario_seed),
     )
+    controller = _fast_controller(sg) if fast_params else sg.BBController()
     sim = sg.SimObj(
-        env, sg.BBController(), timedelta(minutes=steps * sample_min), animate=False, path=None
+        env, controller, timedelta(minutes=steps * sample_min), animate=False, path=None
     )
     sim.simulate()
     # row k holds the CGM at its time and the actions over the following step; the last
@@ -142,7 +191,8 @@ def simulate_patient(
     5 g/min); ``dose_units`` is all insulin delivered in the step, basal included. Readings
     from the step simglucose would end the episode on (see VALID_BG_MGDL) are NaN: a virtual
     patient driven into severe hypoglycaemia by the basal-bolus controller does not recover.
-    ``fast_params=False`` runs simglucose unpatched (slow; kept to check the patch).
+    ``fast_params=False`` runs simglucose unpatched (slow; kept to check the patches:
+    :class:`FastParams` and :func:`_fast_controller`).
     """
     if name not in PATIENTS:
         raise ValueError(f"unknown simglucose patient {name!r}; known: {PATIENTS}")

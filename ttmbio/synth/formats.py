@@ -76,7 +76,8 @@ def write_vital_case(path: Path, sig: VitalCaseSignals, dtstart: float) -> None:
             "BIS/BIS", _numeric_recs(dtstart, sig.bis_times_s, sig.bis), mindisp=0, maxdisp=100
         )
     vf.dtend = dtstart + len(sig.ecg_mv) / sig.fs
-    vf.to_vital(str(path), compresslevel=6)
+    # level 1: 8x faster than 6 on these quantised waveforms for 4 % larger files (measured)
+    vf.to_vital(str(path), compresslevel=1)
     _zero_gzip_mtime(path)
 
 
