@@ -55,8 +55,8 @@ def _simglucose() -> SimpleNamespace:
         warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
         warnings.simplefilter("ignore", DeprecationWarning)
         from simglucose.actuator.pump import InsulinPump
-        from simglucose.controller.base import Action
         from simglucose.controller.basal_bolus_ctrller import BBController
+        from simglucose.controller.base import Action
         from simglucose.patient.t1dpatient import T1DPatient
         from simglucose.sensor.cgm import SENSOR_PARA_FILE, CGMSensor
         from simglucose.simulation.env import T1DSimEnv
