@@ -8,6 +8,7 @@ never interrupted (CPU). ``dvc repro`` killed inside a stage must leave the stag
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import subprocess
@@ -96,6 +97,15 @@ def finish(cmd: list[str]) -> None:
     assert result.returncode == 0, result.stderr[-3000:]
 
 
+def file_digests(folder: Path) -> dict[str, str]:
+    """Relative path -> SHA-256 of every file under ``folder``."""
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
 def assert_same_weights(a: Path, b: Path, key: str) -> None:
     first, second = load_checkpoint(a), load_checkpoint(b)
     assert first[key].keys() == second[key].keys()
@@ -125,6 +135,7 @@ def test_killed_training_resumes_to_the_uninterrupted_weights(
     assert_same_weights(straight / "best.pt", out / "best.pt", key)
     assert_same_weights(straight / "last.pt", out / "last.pt", key)
     assert not list((tmp / f"{stage}-killed").glob("**/.*.tmp-*"))  # no temp left behind
+    assert file_digests(out) == file_digests(straight)  # the very same bytes: DVC sees no change
 
 
 def test_dvc_repro_killed_inside_a_stage_then_completes(tmp_path: Path) -> None:

@@ -333,11 +333,13 @@ def run_pretraining(
             improved = row["val_loss"] < best
             best = min(best, row["val_loss"])
             payload = _payload(t, epoch, history, best)
-            save_checkpoint(work / "last.pt", payload)
+            # last.pt goes last: a run killed before it redoes this epoch, so best.pt and
+            # the numbered checkpoint of every epoch in last.pt's history exist
             if improved:
                 save_checkpoint(work / "best.pt", payload)
             if (epoch + 1) % pp.checkpoint_every == 0:
                 save_checkpoint(work / f"epoch_{epoch + 1:03d}.pt", payload)
+            save_checkpoint(work / "last.pt", payload)
             tqdm.write(
                 f"pretrain epoch {epoch + 1}/{pp.epochs}: train {row['train_loss']:.4f}"
                 f" val {row['val_loss']:.4f} val NMSE {row['val_nmse']:.3f} "
