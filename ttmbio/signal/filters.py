@@ -13,6 +13,8 @@ from typing import Literal
 import numpy as np
 from scipy.signal import butter, cheby2, sosfiltfilt
 
+from ttmbio.signal.runs import true_runs
+
 
 @dataclass(frozen=True)
 class FilterSpec:
@@ -77,8 +79,7 @@ def padlen(sos: np.ndarray) -> int:
 
 def finite_runs(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(starts, stops)`` of the maximal runs of finite samples of a 1-D array (stop exclusive)."""
-    edges = np.diff(np.isfinite(x).astype(np.int8), prepend=0, append=0)
-    return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    return true_runs(np.isfinite(x))
 
 
 def _apply_1d(sos: np.ndarray, x: np.ndarray, min_len: int) -> np.ndarray:

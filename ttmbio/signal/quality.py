@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ttmbio.signal.runs import row_runs
+
 
 def _as_windows(w: np.ndarray) -> np.ndarray:
     w = np.asarray(w, dtype=np.float64)
@@ -268,21 +270,6 @@ def _extremes(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.fmax.reduce(w, axis=1, keepdims=True), np.fmin.reduce(w, axis=1, keepdims=True)
 
 
-def _true_runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(row, length) of every run of True in a boolean ``[n, m]`` array.
-
-    Works on run boundaries, not samples: rows are padded with False on both sides and
-    flattened, so runs never cross rows and the cost is one comparison pass plus O(#runs).
-    """
-    n, m = mask.shape
-    padded = np.zeros((n, m + 2), dtype=bool)
-    padded[:, 1:-1] = mask
-    flat = padded.ravel()
-    change = np.flatnonzero(flat[1:] != flat[:-1]) + 1  # alternating run starts / stops
-    starts, stops = change[0::2], change[1::2]
-    return starts // (m + 2), stops - starts
-
-
 def longest_flat_run_s(windows: np.ndarray, fs: float, rel_tol: float = 1e-3) -> np.ndarray:
     """Longest stretch per window where consecutive samples differ by <= ``rel_tol`` x range.
 
@@ -299,7 +286,7 @@ def longest_flat_run_s(windows: np.ndarray, fs: float, rel_tol: float = 1e-3) ->
         return out
     hi, lo = _extremes(w)
     flat = np.abs(np.diff(w, axis=1)) <= rel_tol * (hi - lo)
-    rows, lengths = _true_runs(flat)
+    rows, lengths = row_runs(flat)
     np.maximum.at(out, rows, lengths + 1.0)  # k flat steps span k + 1 samples
     return out / fs
 
@@ -328,7 +315,7 @@ def clipped_fraction(windows: np.ndarray, rel_tol: float = 5e-3, min_run: int = 
     tol = rel_tol * (hi - lo)
     total = np.zeros(n)
     for rail in (w >= hi - tol, w <= lo + tol):
-        rows, lengths = _true_runs(rail)
+        rows, lengths = row_runs(rail)
         keep = lengths >= min_run
         total += np.bincount(rows[keep], weights=lengths[keep], minlength=n)
     return np.minimum(total, m) / m  # a constant window is on both rails at once

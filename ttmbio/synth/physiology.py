@@ -55,6 +55,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ttmbio.signal.runs import true_runs
 from ttmbio.synth import rhythm as rh
 from ttmbio.synth.artifacts import ARTIFACT_KINDS, apply_artifacts, place_artifacts
 from ttmbio.synth.butppg import (
@@ -269,12 +270,6 @@ def random_case_profile(
     )
 
 
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    """[start, stop) index pairs of the True runs of a boolean array."""
-    d = np.diff(np.concatenate(([0], mask.astype(np.int8), [0])))
-    return list(zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1), strict=True))
-
-
 # Respiratory variation of the pulse (PPV, and dPOP on the pleth) grows as preload falls
 # (Cannesson et al., Br J Anaesth 2007: dPOP > 13-15 % marks a preload-dependent patient):
 # the relative swing rises from 3-10 % by this much at the full precursor / episode, a
@@ -462,7 +457,7 @@ def _hypotension_events(tr: _Trajectories, duration_s: float) -> list[Event]:
     stop_t = np.append(t, duration_s)
     return [
         Event("hypotension", float(round(t[a], 3)), float(round(stop_t[b], 3)))
-        for a, b in _runs(below)
+        for a, b in zip(*true_runs(below), strict=True)
     ]
 
 

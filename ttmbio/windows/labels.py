@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ttmbio.signal.runs import true_runs
+
 INSIDE_EVENT = -1
 NO_HORIZON = -2
 EXCLUSION_NAMES = {INSIDE_EVENT: "inside_event", NO_HORIZON: "no_horizon"}
@@ -53,8 +55,7 @@ def hypotension_events(
 ) -> list[tuple[int, int]]:
     """[start, stop) seconds of every run of MAP < ``threshold`` lasting >= ``event_min_s``."""
     below = np.isfinite(map_s) & (map_s < threshold)
-    edges = np.diff(np.concatenate(([0], below.astype(np.int8), [0])))
-    runs = zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True)
+    runs = zip(*true_runs(below), strict=True)
     return [(int(a), int(z)) for a, z in runs if z - a >= event_min_s]
 
 
