@@ -58,6 +58,14 @@ def test_out_of_range_values_show_value_and_rule(tmp_path: Path) -> None:
         ({"splits": {"folds": [0]}}, "splits.folds must be [] (off) or [0, 1, ..., k-1]"),
         ({"splits": {"folds": [1, 2]}}, "got [1, 2]; e.g. splits.folds=[0,1,2,3,4]"),
         ({"splits": {"ratios": {"train": 1.0}}}, "splits.ratios must have exactly the keys"),
+        (  # the glucose splits share the rule and the message
+            {"forecast": {"splits": {"ratios": {"train": 0.5, "val": 0.2, "test": 0.2}}}},
+            "forecast.splits.ratios must sum to 1, got 0.9",
+        ),
+        (
+            {"splits": {"fasttrack_cases": {"train": 5}}},
+            "splits.fasttrack_cases must have exactly the keys",
+        ),
         (
             {"data": {"vitaldb": {"required_channels": ["ECG", "SPO2"]}}},
             "data.vitaldb.required_channels names ['SPO2']",

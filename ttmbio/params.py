@@ -10,10 +10,18 @@ from __future__ import annotations
 
 import contextvars
 import math
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveInt,
+    ValidationError,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -31,7 +39,6 @@ _params_path: contextvars.ContextVar[Path] = contextvars.ContextVar(
 SPLIT_NAMES = ("train", "val", "test")
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
-PositiveInt = Annotated[int, Field(gt=0)]
 
 
 class Section(BaseModel):
@@ -182,6 +189,23 @@ class VitalDBSplit(DatasetSplit):
     summarize: list[str] = Field(default_factory=lambda: ["age", "asa"])
 
 
+def _check_split_keys(name: str, mapping: Mapping[str, object]) -> None:
+    if set(mapping) != set(SPLIT_NAMES):
+        raise ValueError(
+            f"{name} must have exactly the keys {list(SPLIT_NAMES)}, got {sorted(mapping)}"
+        )
+
+
+def check_split_ratios(ratios: Mapping[str, float]) -> None:
+    """Refuse ratios that are not exactly train/val/test summing to 1 (both split params)."""
+    _check_split_keys("ratios", ratios)
+    total = sum(ratios.values())
+    if not math.isclose(total, 1.0, abs_tol=1e-6):
+        raise ValueError(
+            f"ratios must sum to 1, got {total:g} ({dict(ratios)}); adjust train/val/test"
+        )
+
+
 class SplitsParams(Section):
     """Subject-level train/val/test assignment (spec 000), optional k folds over train+val."""
 
@@ -201,16 +225,8 @@ class SplitsParams(Section):
 
     @model_validator(mode="after")
     def _valid(self) -> SplitsParams:
-        for name, mapping in (("ratios", self.ratios), ("fasttrack_cases", self.fasttrack_cases)):
-            if set(mapping) != set(SPLIT_NAMES):
-                raise ValueError(
-                    f"{name} must have exactly the keys {list(SPLIT_NAMES)}, got {sorted(mapping)}"
-                )
-        total = sum(self.ratios.values())
-        if not math.isclose(total, 1.0, abs_tol=1e-6):
-            raise ValueError(
-                f"ratios must sum to 1, got {total:g} ({dict(self.ratios)}); adjust train/val/test"
-            )
+        check_split_ratios(self.ratios)
+        _check_split_keys("fasttrack_cases", self.fasttrack_cases)
         if self.folds and (len(self.folds) < 2 or self.folds != list(range(len(self.folds)))):
             raise ValueError(
                 f"folds must be [] (off) or [0, 1, ..., k-1] with k >= 2, got {self.folds}; "
@@ -754,10 +770,7 @@ class ForecastSplitParams(Section):
 
     @model_validator(mode="after")
     def _sum(self) -> ForecastSplitParams:
-        if set(self.ratios) != set(SPLIT_NAMES) or abs(sum(self.ratios.values()) - 1) > 1e-6:
-            raise ValueError(
-                f"ratios must give train, val and test summing to 1, got {self.ratios}"
-            )
+        check_split_ratios(self.ratios)
         return self
 
 
