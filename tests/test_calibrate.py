@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from tests.test_finetune import run, tiny  # noqa: F401 - module fixture
-from ttmbio.calibrate import IDENTITY, calibrate
+from ttmbio.calibrate import calibrate
+from ttmbio.calibration import IDENTITY
 from ttmbio.errors import ConfigError
 from ttmbio.params import CalibrateParams, Params
 

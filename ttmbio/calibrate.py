@@ -11,14 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from ttmbio.calibration import Calibrator, calibration_report, fit_calibrator, reliability_curve
+from ttmbio.calibration import Calibrator, fit_on_val
 from ttmbio.errors import ConfigError
 from ttmbio.inference import load_finetuned, model_digest, score_store
 from ttmbio.params import CalibrateParams, binary_tasks
-
-IDENTITY = Calibrator("temperature", {"temperature": 1.0})
 
 
 def calibrate(
@@ -34,30 +30,6 @@ def calibrate(
     val = score_store(loaded, windows / loaded.dataset / "val.zarr")
     known = val["label"] >= 0
     return fit_on_val(cfg, val["score"][known], val["label"][known].astype(int))
-
-
-def fit_on_val(
-    cfg: CalibrateParams, probs: np.ndarray, labels: np.ndarray
-) -> tuple[Calibrator, dict[str, Any], dict[str, Any]]:
-    """Fit on val probabilities; keep the identity if the fit would make val ECE worse."""
-    fitted = fit_calibrator(probs, labels, cfg.method)
-    before = calibration_report(probs, labels, cfg.n_bins)
-    after = calibration_report(fitted.apply(probs), labels, cfg.n_bins)
-    kept = fitted if after["ece"] <= before["ece"] else IDENTITY
-    if kept is IDENTITY:
-        after = before
-    metrics = {
-        "method": cfg.method,
-        "applied": kept.method if kept is fitted else "identity",
-        "val_windows": len(labels),
-        "val_before": before,
-        "val_after": after,
-    }
-    curves = {
-        "before": reliability_curve(probs, labels, cfg.n_bins),
-        "after": reliability_curve(kept.apply(probs), labels, cfg.n_bins),
-    }
-    return kept, metrics, curves
 
 
 def calibrator_record(calibrator: Calibrator, name: str, model_dir: Path) -> dict[str, Any]:

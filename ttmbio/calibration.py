@@ -28,6 +28,7 @@ from sklearn.linear_model import LogisticRegression
 from torchmetrics.functional.classification import binary_calibration_error
 
 from ttmbio.errors import ConfigError
+from ttmbio.params import CalibrateParams
 
 Method = Literal["temperature", "platt", "isotonic"]
 METHODS: tuple[str, ...] = get_args(Method)
@@ -312,3 +313,30 @@ def reliability_curve(probs: np.ndarray, labels: np.ndarray, n_bins: int) -> dic
         "observed_frequency": (sum_y[keep] / count[keep]).tolist(),
         "count": count[keep].astype(float).tolist(),
     }
+
+
+IDENTITY = Calibrator("temperature", {"temperature": 1.0})
+
+
+def fit_on_val(
+    cfg: CalibrateParams, probs: np.ndarray, labels: np.ndarray
+) -> tuple[Calibrator, dict[str, Any], dict[str, Any]]:
+    """Fit on val probabilities; keep the identity if the fit would make val ECE worse."""
+    fitted = fit_calibrator(probs, labels, cfg.method)
+    before = calibration_report(probs, labels, cfg.n_bins)
+    after = calibration_report(fitted.apply(probs), labels, cfg.n_bins)
+    kept = fitted if after["ece"] <= before["ece"] else IDENTITY
+    if kept is IDENTITY:
+        after = before
+    metrics = {
+        "method": cfg.method,
+        "applied": kept.method if kept is fitted else "identity",
+        "val_windows": len(labels),
+        "val_before": before,
+        "val_after": after,
+    }
+    curves = {
+        "before": reliability_curve(probs, labels, cfg.n_bins),
+        "after": reliability_curve(kept.apply(probs), labels, cfg.n_bins),
+    }
+    return kept, metrics, curves

@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 
 from ttmbio.atomic import atomic_dir, atomic_write_json
-from ttmbio.calibrate import calibrator_record, fit_on_val
+from ttmbio.calibrate import calibrator_record
+from ttmbio.calibration import fit_on_val
 from ttmbio.errors import ConfigError
 from ttmbio.evaluation import evaluate_scored
 from ttmbio.finetune import build_finetuner, run_finetuning

@@ -41,6 +41,7 @@ from ttmbio.model.unfreeze import set_stage, trainable_count
 from ttmbio.params import ModelParams, Params
 from ttmbio.training import MetricLogger, fingerprint_of, log_row, prepare_work_dir
 from ttmbio.windows.dataset import PooledWindows, WindowDataset, make_loader
+from ttmbio.windows.labels import label_subset
 from ttmbio.windows.recipe import recipe_of
 from ttmbio.windows.store import read_stats
 
@@ -59,22 +60,6 @@ def stages(params: Params) -> list[Stage]:
         ("all", fp.full_epochs, fp.lr / 10),
     ]
     return [s for s in plan if s[1] > 0]
-
-
-def label_subset(targets: np.ndarray, kind: str, fraction: float, seed: int) -> np.ndarray:
-    """Windows with a known label, sub-sampled to ``fraction`` (per class when binary)."""
-    known = np.flatnonzero(np.isfinite(targets) & (targets >= 0 if kind == "binary" else True))
-    if fraction >= 1.0:
-        return known
-    rng = np.random.default_rng(seed)
-    if kind != "binary":
-        return np.sort(rng.choice(known, max(1, round(fraction * len(known))), replace=False))
-    picked = [
-        rng.choice(members, max(1, round(fraction * len(members))), replace=False)
-        for label in (0, 1)
-        if len(members := known[targets[known] == label])
-    ]
-    return np.sort(np.concatenate(picked))
 
 
 def build_model(params: Params, pretrained: Path | None) -> EncoderClassifier:

@@ -14,9 +14,9 @@ from tests.baseline.stores import BUTPPG, VITALDB, write_split, write_task
 from tests.stages.repo import REPO
 from ttmbio.baseline.model import binary_spec, label_fraction, read_split, run_baseline
 from ttmbio.errors import ConfigError, SourceError
-from ttmbio.finetune import label_subset
 from ttmbio.params import TASKS, Params, load_params
 from ttmbio.windows.dataset import WindowDataset
+from ttmbio.windows.labels import label_subset
 from ttmbio.windows.store import WindowStore
 
 TASK = "vitaldb_hypotension"

@@ -2,10 +2,10 @@
 
 Everything that makes two numbers comparable is shared with the fine-tuned model, not copied:
 
-* train windows: ``finetune.label_subset`` with the same label fraction and seed picks the very
-  windows a fine-tuning run of that fraction and seed trains on (windows whose target is
-  negative or NaN are excluded, as there); val and test keep every labelled window;
-* calibration: ``calibrate.fit_on_val`` fits ``calibrate.method`` on the val probabilities and
+* train windows: ``windows.labels.label_subset`` with the same label fraction and seed picks
+  the very windows a fine-tuning run of that fraction and seed trains on (windows whose
+  target is negative or NaN are excluded, as there); val and test keep every labelled window;
+* calibration: ``calibration.fit_on_val`` fits ``calibrate.method`` on the val probabilities and
   keeps the identity if that would make val ECE worse, as the calibrate stage does;
 * test metrics: ``evaluation.evaluate_scored`` gives the evaluate stage's report (per window and
   per recording, cluster-bootstrap intervals over ``evaluate.bootstrap_unit``).
@@ -34,11 +34,11 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from ttmbio.baseline.features import FeatureTable, meta_fields, window_features
-from ttmbio.calibrate import fit_on_val
+from ttmbio.calibration import fit_on_val
 from ttmbio.errors import ConfigError, SourceError
 from ttmbio.evaluation import auroc, evaluate_scored
-from ttmbio.finetune import label_subset
 from ttmbio.params import TASKS, BaselineParams, Params, TaskSpec, binary_tasks
+from ttmbio.windows.labels import label_subset
 from ttmbio.windows.store import WindowStore
 
 CANDIDATES = ("logistic", "gbm")

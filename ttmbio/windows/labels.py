@@ -87,3 +87,19 @@ def forecast_labels(
             if h1 > n_sec or usable[h1] - usable[h0] < _MIN_USABLE_HORIZON * (h1 - h0):
                 labels[i] = NO_HORIZON
     return labels
+
+
+def label_subset(targets: np.ndarray, kind: str, fraction: float, seed: int) -> np.ndarray:
+    """Windows with a known label, sub-sampled to ``fraction`` (per class when binary)."""
+    known = np.flatnonzero(np.isfinite(targets) & (targets >= 0 if kind == "binary" else True))
+    if fraction >= 1.0:
+        return known
+    rng = np.random.default_rng(seed)
+    if kind != "binary":
+        return np.sort(rng.choice(known, max(1, round(fraction * len(known))), replace=False))
+    picked = [
+        rng.choice(members, max(1, round(fraction * len(members))), replace=False)
+        for label in (0, 1)
+        if len(members := known[targets[known] == label])
+    ]
+    return np.sort(np.concatenate(picked))
