@@ -15,6 +15,9 @@ MAP is read once per second from the ABP waveform as a centred 4 s mean (several
 so the cardiac cycle averages out) wherever >= 75 % of those samples are finite; a
 disconnected line therefore never counts as hypotension. Short dips below the threshold
 (< ``event_min_s``) are not events: they neither make a positive nor spoil a negative.
+
+:func:`label_subset` picks the labelled windows a run trains on at a label fraction; the
+fine-tuning runs and the classical baseline share it, so both see the very same windows.
 """
 
 from __future__ import annotations
