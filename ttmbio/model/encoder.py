@@ -17,6 +17,8 @@ statistics to its forecast head; this is the same idea for an encoder whose outp
 
 Pretrained TTM weights load from a local folder (or a hub id when online) and must match the
 config's context and patch length, else :class:`ConfigError`; there is no fallback model.
+The backbone's dropout layers are :class:`~ttmbio.dropout.FastDropout` (same maths,
+a CPU mask 5x cheaper).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from torch import nn
 from tsfm_public.models.tinytimemixer import TinyTimeMixerConfig, TinyTimeMixerForPrediction
 from tsfm_public.models.tinytimemixer.modeling_tinytimemixer import TinyTimeMixerModel
 
+from ttmbio.dropout import use_fast_dropout
 from ttmbio.errors import ConfigError
 from ttmbio.params import ModelParams
 
@@ -68,7 +71,7 @@ class TTMEncoder(nn.Module):
         self.cfg = cfg
         self.channels = list(channels or cfg.channels)
         self.config = ttm_config(cfg, len(self.channels))
-        self.backbone = TinyTimeMixerModel(self.config)
+        self.backbone = use_fast_dropout(TinyTimeMixerModel(self.config))
         self.scale_embedding = nn.Linear(1, cfg.d_model) if cfg.scale_embedding else None
 
     @property
