@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ttmbio.atomic import atomic_dir, atomic_write_json, remove_stale
+from ttmbio.atomic import atomic_dir, atomic_file, atomic_write_json, remove_stale
 from ttmbio.checkpoint import save_checkpoint
 
 WRITER = textwrap.dedent(
@@ -79,3 +79,16 @@ def test_checkpoint_save_removes_a_killed_saves_temp_file(tmp_path: Path) -> Non
     dead.write_bytes(b"truncated torch zip")
     save_checkpoint(tmp_path / "last.pt", {"epoch": 1})
     assert not dead.exists() and (tmp_path / "last.pt").is_file()
+
+
+def test_atomic_file_replaces_only_when_the_block_succeeds(tmp_path: Path) -> None:
+    target = tmp_path / "cache" / "case.vital"
+    with atomic_file(target) as tmp:
+        tmp.write_bytes(b"whole")
+        assert not target.exists()
+    assert target.read_bytes() == b"whole"
+    with pytest.raises(ValueError, match="corrupt"), atomic_file(target) as tmp:
+        tmp.write_bytes(b"half")
+        raise ValueError("corrupt download")
+    assert target.read_bytes() == b"whole"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["case.vital"]

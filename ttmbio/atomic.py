@@ -66,16 +66,24 @@ def atomic_dir(target: Path) -> Iterator[Path]:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale(path)
-    tmp = _tmp_sibling(path, "tmp")
+@contextmanager
+def atomic_file(target: Path) -> Iterator[Path]:
+    """Yield a temp sibling path to write (and check) that replaces ``target`` when the block
+    succeeds; on any error it is removed and ``target`` stays as it was."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale(target)
+    tmp = _tmp_sibling(target, "tmp")
     try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+        yield tmp
+        os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    with atomic_file(path) as tmp:
+        tmp.write_bytes(data)
 
 
 def atomic_write_text(path: Path, text: str) -> None:

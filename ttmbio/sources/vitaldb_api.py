@@ -11,8 +11,8 @@ Layout of the API (as used by the ``vitaldb`` package itself):
 - ``{api_url}/{dataset_version}/{caseid}.vital``: the case's packed ``.vital`` file
 
 Cache layout: ``cache_dir/cases.csv``, ``cache_dir/trks.csv``, ``cache_dir/vital/{id}.vital``.
-Downloads go to a hidden ``*.part`` file in the same folder and are ``os.replace``d into
-place only once complete and verified, so a file with the final name is always whole.
+Downloads go to a hidden temp sibling (:func:`ttmbio.atomic.atomic_file`) that replaces the
+final name only once complete and verified, so a file with the final name is always whole.
 
 Errors: a case-specific failure (HTTP 404, a corrupt download, a server error on that
 one file) raises ``CaseError`` so the stage can skip the case; failing to reach the API
@@ -22,11 +22,8 @@ would fail the same way and skipping them one by one would only hide the outage.
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import http.client
-import os
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -40,6 +37,7 @@ import pandas as pd
 import vitaldb.dataset
 
 from ttmbio import __version__
+from ttmbio.atomic import atomic_file
 from ttmbio.errors import CaseError, ConfigError, SourceError
 from ttmbio.sources.vital_dir import check_vital_file
 
@@ -74,12 +72,6 @@ def _tries(count: int) -> str:
     return f"{count} try" if count == 1 else f"{count} tries"
 
 
-def _remove(path: Path) -> None:
-    """Delete a partial file; a failure to delete must not mask the real error."""
-    with contextlib.suppress(OSError):
-        path.unlink(missing_ok=True)
-
-
 def _write_chunk(out: BinaryIO, chunk: bytes, dest: Path) -> None:
     """Write to the temp file, reporting a local disk problem as such (not as a network one)."""
     try:
@@ -93,14 +85,9 @@ def _write_chunk(out: BinaryIO, chunk: bytes, dest: Path) -> None:
 
 def _gunzip_in_place(path: Path) -> None:
     """Replace a gzip file by its content (for a CSV served gzip'd without Content-Encoding)."""
-    plain = path.with_name(path.name + ".gunzip")
-    try:
-        with gzip.open(path, "rb") as src, plain.open("wb") as dst:
-            while chunk := src.read(_CHUNK):
-                dst.write(chunk)
-        os.replace(plain, path)
-    finally:
-        _remove(plain)
+    with atomic_file(path) as plain, gzip.open(path, "rb") as src, plain.open("wb") as dst:
+        while chunk := src.read(_CHUNK):
+            dst.write(chunk)
 
 
 def _starts_with(path: Path, magic: bytes) -> bool:
@@ -242,22 +229,25 @@ class VitalDBApi:
         self, url: str, dest: Path, caseid: int | None, verify: Callable[[Path], None]
     ) -> None:
         """Download ``url`` to ``dest`` via a temp file that only replaces ``dest`` when valid."""
-        try:
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            fd, name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-        except OSError as err:
-            raise SourceError(
+
+        def unwritable(err: OSError) -> SourceError:
+            return SourceError(
                 f"cannot write the VitalDB cache folder {dest.parent} ({_one_line(err)}): "
                 "set cache_dir to a writable folder"
-            ) from None
-        tmp = Path(name)
+            )
+
         try:
-            with os.fdopen(fd, "wb") as out:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise unwritable(err) from None
+        with atomic_file(dest) as tmp:
+            try:
+                out = tmp.open("wb")
+            except OSError as err:
+                raise unwritable(err) from None
+            with out:
                 self._fetch(url, out, dest, caseid)
             verify(tmp)
-            os.replace(tmp, dest)
-        finally:
-            _remove(tmp)
 
     def _fetch(self, url: str, out: BinaryIO, dest: Path, caseid: int | None) -> None:
         """GET ``url`` into ``out``, retrying transient failures with exponential backoff."""
