@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
@@ -28,20 +27,15 @@ def evaluate(
     """Score the test split with the calibrated model; write metrics and plots."""
     cfg = load_params(params)
     from ttmbio.atomic import atomic_write_json
+    from ttmbio.calibrate import calibrator_for
     from ttmbio.calibration import Calibrator, reliability_curve
     from ttmbio.curves import plot_confusion, plot_reliability, plot_roc_pr
-    from ttmbio.errors import ConfigError
     from ttmbio.evaluation import evaluate_scored
     from ttmbio.inference import load_finetuned, score_store
     from ttmbio.scores import write_scores
 
-    doc = json.loads(calibrator.read_text()) if calibrator.is_file() else None
-    if doc is None or doc.get("model") != cfg.calibrate.model:
-        raise ConfigError(
-            f"{calibrator}: missing or fitted for another model than "
-            f"calibrate.model={cfg.calibrate.model!r}; run `ttmbio calibrate`"
-        )
     loaded = load_finetuned(models / cfg.calibrate.model)
+    doc = calibrator_for(calibrator, loaded.digest)
     test = score_store(loaded, windows / loaded.dataset / "test.zarr")
     report, known = evaluate_scored(
         test, Calibrator.from_json(doc), cfg.evaluate, cfg.calibrate.n_bins, loaded.dataset

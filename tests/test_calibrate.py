@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from tests.test_finetune import run, tiny  # noqa: F401 - module fixture
-from ttmbio.calibrate import calibrate
+from ttmbio.calibrate import calibrate, calibrator_for, calibrator_record
 from ttmbio.calibration import IDENTITY
-from ttmbio.errors import ConfigError
+from ttmbio.errors import ConfigError, SourceError
+from ttmbio.inference import model_digest
 from ttmbio.params import CalibrateParams, Params
 
 
@@ -31,3 +33,21 @@ def test_regression_models_are_refused(tiny: tuple[Path, Params]) -> None:  # no
     out, _ = run(tiny, "map", task="vitaldb_map")
     with pytest.raises(ConfigError, match="needs a binary classifier"):
         calibrate(CalibrateParams(), out, tiny[0] / "windows")
+
+
+def test_a_calibrator_belongs_to_weights_not_to_a_run_name(
+    tiny: tuple[Path, Params],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """evaluate and predict share one check: the SHA-256 of the weights it was fitted on."""
+    mine, _ = run(tiny, "owner")
+    other, _ = run(tiny, "other", seed=7)
+    calibrator, _, _ = calibrate(CalibrateParams(), mine, tiny[0] / "windows")
+    path = tmp_path / "calibrator.json"
+    # named after the other run, as a stale file would be: the name does not decide
+    path.write_text(json.dumps(calibrator_record(calibrator, "other", mine)))
+    assert calibrator_for(path, model_digest(mine))["model"] == "other"
+    with pytest.raises(ConfigError, match="other weights"):
+        calibrator_for(path, model_digest(other))
+    with pytest.raises(SourceError, match="run `ttmbio calibrate`"):
+        calibrator_for(tmp_path / "missing.json", model_digest(mine))

@@ -8,11 +8,12 @@ calibration never makes val ECE worse.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 from ttmbio.calibration import Calibrator, fit_on_val
-from ttmbio.errors import ConfigError
+from ttmbio.errors import ConfigError, SourceError
 from ttmbio.inference import load_finetuned, model_digest, score_store
 from ttmbio.params import CalibrateParams, binary_tasks
 
@@ -36,3 +37,30 @@ def calibrator_record(calibrator: Calibrator, name: str, model_dir: Path) -> dic
     """calibrator.json: the fit, the run it belongs to, and its weights' SHA-256, which
     ``ttmbio predict`` checks before applying it."""
     return {**calibrator.to_json(), "model": name, "model_sha256": model_digest(model_dir)}
+
+
+def read_calibrator(path: Path) -> dict[str, Any]:
+    """calibrator.json as written by :func:`calibrator_record`, or a one-line error."""
+    if not path.is_file():
+        raise SourceError(f"{path}: calibrator not found; run `ttmbio calibrate`")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ConfigError(f"{path}: not a calibrator JSON ({err.msg}); re-run calibrate") from None
+
+
+def fitted_on(doc: dict[str, Any], digest: str) -> bool:
+    """Whether a calibrator was fitted on the weights with SHA-256 ``digest``: the one
+    ownership check (evaluate and predict), by content rather than by run name."""
+    return doc.get("model_sha256") == digest
+
+
+def calibrator_for(path: Path, digest: str) -> dict[str, Any]:
+    """calibrator.json at ``path``, refused unless fitted on the weights with ``digest``."""
+    doc = read_calibrator(path)
+    if not fitted_on(doc, digest):
+        raise ConfigError(
+            f"{path}: fitted on other weights than this model (model_sha256 differs); "
+            "run `ttmbio calibrate` for this model"
+        )
+    return doc

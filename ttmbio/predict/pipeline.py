@@ -8,13 +8,13 @@ silently to the wrong model.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ttmbio.calibrate import calibrator_for, fitted_on, read_calibrator
 from ttmbio.calibration import Calibrator
-from ttmbio.errors import ConfigError, SourceError
+from ttmbio.errors import SourceError
 from ttmbio.inference import LoadedModel, load_finetuned
 from ttmbio.predict.inputs import find_inputs
 from ttmbio.predict.output import to_document
@@ -37,17 +37,12 @@ def resolve_calibrator(
         if explicit:
             raise SourceError(f"--calibrator {path}: file not found; run `ttmbio calibrate`")
         return None, "none: no calibrator found (probabilities are the model's own)"
-    try:
-        doc = json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise ConfigError(f"{path}: not a calibrator JSON ({err.msg}); re-run calibrate") from None
-    if doc.get("model_sha256") != loaded.digest:
-        if explicit:
-            raise ConfigError(
-                f"{path}: fitted on other weights than this model (model_sha256 differs); "
-                "run `ttmbio calibrate` for this model or drop --calibrator"
-            )
-        return None, f"none: {path} belongs to another model"
+    if explicit:
+        doc = calibrator_for(path, loaded.digest)
+    else:
+        doc = read_calibrator(path)
+        if not fitted_on(doc, loaded.digest):
+            return None, f"none: {path} belongs to another model"
     return Calibrator.from_json(doc), f"{doc['method']} ({path})"
 
 
