@@ -147,10 +147,9 @@ class Forecaster:
     # ------------------------------------------------------------------ model
 
     def _new_model(self) -> Any:
-        from tsfm_public.models.tinytimemixer import (
-            TinyTimeMixerConfig,
-            TinyTimeMixerForPrediction,
-        )
+        from tsfm_public.models.tinytimemixer import TinyTimeMixerForPrediction
+
+        from ttmbio.ttm import tiny_time_mixer_config
 
         c = self.config
         n_channels = 1 + len(self.inputs or [])
@@ -168,14 +167,13 @@ class Forecaster:
                 )
             return model
         torch.manual_seed(c.seed)
-        config = TinyTimeMixerConfig(
+        config = tiny_time_mixer_config(
             context_length=c.context_length,
-            prediction_length=c.forecast_length,
             patch_length=c.patch_length,
-            patch_stride=c.patch_length,
             d_model=c.d_model,
             num_layers=c.num_layers,
             dropout=c.dropout,
+            prediction_length=c.forecast_length,
             head_dropout=c.dropout,
             decoder_d_model=max(8, c.d_model // 2),
             decoder_num_layers=2,

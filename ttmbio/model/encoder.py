@@ -31,6 +31,7 @@ from tsfm_public.models.tinytimemixer.modeling_tinytimemixer import TinyTimeMixe
 from ttmbio.dropout import use_fast_dropout
 from ttmbio.errors import ConfigError
 from ttmbio.params import ModelParams
+from ttmbio.ttm import tiny_time_mixer_config
 
 # the fields of a pretrained checkpoint that must agree with params (name in TTM's config)
 _MUST_MATCH = (
@@ -47,17 +48,16 @@ _STD_EPS = 1e-3  # windows are z-scored: a flat channel's log std floors near lo
 
 def ttm_config(cfg: ModelParams, n_channels: int | None = None) -> TinyTimeMixerConfig:
     """TinyTimeMixerConfig for ``cfg`` (``n_channels`` overrides ``len(cfg.channels)``)."""
-    return TinyTimeMixerConfig(
+    return tiny_time_mixer_config(
         context_length=cfg.context_length,
         patch_length=cfg.patch_length,
-        patch_stride=cfg.patch_length,
         num_input_channels=n_channels or len(cfg.channels),
         d_model=cfg.d_model,
         num_layers=cfg.num_layers,
+        dropout=cfg.dropout,
         expansion_factor=cfg.expansion_factor,
         adaptive_patching_levels=cfg.adaptive_patching_levels,
         mode=cfg.mode,
-        dropout=cfg.dropout,
         scaling=None,
         prediction_length=cfg.patch_length,  # unused by the backbone; any valid value
     )
