@@ -56,13 +56,14 @@ def cv(
     """Mean and std of each test metric across the folds of splits.folds, plus per-fold rows."""
     cfg = load_params(params)
     from ttmbio.atomic import atomic_write_json
-    from ttmbio.cv import aggregate
     from ttmbio.errors import SourceError
 
     if not cfg.splits.folds:
         atomic_write_json(out, {"k": 0})
         typer.echo("cv: cross-validation is off (splits.folds=[]); e.g. splits.folds=[0,1,2,3,4]")
         return
+    from ttmbio.cv import aggregate  # imports torch: only when there are folds to aggregate
+
     missing = [f for f in cfg.splits.folds if not (metrics / f"fold-{f}.json").is_file()]
     if missing:
         raise SourceError(

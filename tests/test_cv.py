@@ -170,3 +170,20 @@ def test_aggregate_is_mean_and_sample_std_with_per_fold_rows() -> None:
     }
     with pytest.raises(ConfigError, match="at least 2 folds"):
         cv.aggregate({0: folds[0]})
+
+
+def test_cv_stage_with_folds_off_writes_its_note_without_torch(tmp_path: Path) -> None:
+    """The default DAG runs `ttmbio cv` with splits.folds=[]: no torch import for a note."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "cv.json"
+    code = (
+        "import sys; from stages.cli import main; "
+        f"sys.argv = ['ttmbio', 'cv', '--out', {str(out)!r}]\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "assert 'torch' not in sys.modules, 'torch imported'"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-500:]
+    assert json.loads(out.read_text()) == {"k": 0}
