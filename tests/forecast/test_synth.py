@@ -9,16 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ttmbio.forecast.synth import (
-    COLUMNS,
-    PATIENTS,
-    add_gaps,
-    carbs_on_board,
-    exponential_iob_fraction,
-    insulin_on_board,
-    simulate_patient,
-    synthesize_glucose,
-)
+from ttmbio.forecast.on_board import carbs_on_board, exponential_iob_fraction, insulin_on_board
+from ttmbio.forecast.synth import COLUMNS, PATIENTS, add_gaps, simulate_patient, synthesize_glucose
 from ttmbio.params import GlucoseSynthParams
 
 HALF_DAY = 0.5

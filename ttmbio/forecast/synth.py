@@ -12,9 +12,6 @@ patient order, so the file is byte-identical whatever the number of worker proce
 
 from __future__ import annotations
 
-import functools
-import math
-import warnings
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -25,6 +22,8 @@ import numpy as np
 import pandas as pd
 
 from ttmbio.atomic import atomic_write_text
+from ttmbio.forecast.on_board import carbs_on_board, insulin_on_board
+from ttmbio.forecast.simglucose import FastParams, fast_controller, fast_model, simglucose
 from ttmbio.parallel import ordered_map
 from ttmbio.params import GlucoseSynthParams
 
@@ -36,158 +35,10 @@ COLUMNS = ["datetime", "p_num", "bg_mM", "cob", "iob", "dose_units", "carbs_g"]
 MGDL_PER_MMOL = 18.0
 START = datetime(2024, 1, 1)  # a fixed clock keeps the file reproducible
 SENSOR, PUMP = "GuardianRT", "Insulet"  # GuardianRT samples every 5 min
-IOB_PEAK_MIN = 75.0  # oref0 "rapid-acting" curve
-IOB_DIA_MIN = 360.0  # duration of insulin action: 6 h
-CARB_ABSORPTION_MIN = 180.0  # carbs absorbed linearly over 3 h
 MAX_SAMPLE_MIN = 60  # simglucose's CGM noise model interpolates 15-min noise over 150 min
 # simglucose ends an episode (``done``) once plasma BG leaves this range: past it the model is
 # no physiology (below 10 mg/dL its glucose state collapses to 0 and the CGM sits at 39 for ever)
 VALID_BG_MGDL = (10.0, 600.0)
-
-
-# --------------------------------------------------------------------------- simglucose
-
-
-@functools.cache
-def _simglucose() -> SimpleNamespace:
-    """Import simglucose lazily: it drags in gym and matplotlib and warns about pkg_resources."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
-        warnings.simplefilter("ignore", DeprecationWarning)
-        from simglucose.actuator.pump import InsulinPump
-        from simglucose.controller.basal_bolus_ctrller import BBController
-        from simglucose.controller.base import Action
-        from simglucose.patient.t1dpatient import T1DPatient
-        from simglucose.sensor.cgm import SENSOR_PARA_FILE, CGMSensor
-        from simglucose.simulation.env import T1DSimEnv
-        from simglucose.simulation.scenario_gen import RandomScenario
-        from simglucose.simulation.sim_engine import SimObj
-    return SimpleNamespace(
-        Action=Action,
-        BBController=BBController,
-        CGMSensor=CGMSensor,
-        InsulinPump=InsulinPump,
-        RandomScenario=RandomScenario,
-        SENSOR_PARA_FILE=SENSOR_PARA_FILE,
-        SimObj=SimObj,
-        T1DPatient=T1DPatient,
-        T1DSimEnv=T1DSimEnv,
-    )
-
-
-class _PatientConstants:
-    """What simglucose's basal-bolus controller looks up for one patient, looked up once."""
-
-    def __init__(self, controller: Any, name: str) -> None:
-        rows = controller.quest.Name.str.match(name)
-        if any(rows):
-            params = controller.patient_params[controller.patient_params.Name.str.match(name)]
-            self.cr = controller.quest[rows].CR.values
-            self.cf = controller.quest[rows].CF.values
-            self.u2ss, self.bw = params.u2ss.values.item(), params.BW.values.item()
-        else:  # simglucose's defaults for an unknown patient
-            self.cr, self.cf = np.array([1 / 15]), np.array([1 / 50])
-            self.u2ss, self.bw = 1.43, 57.0
-
-
-def _fast_controller(sg: SimpleNamespace) -> Any:
-    """simglucose's ``BBController`` with its per-patient table lookups done once.
-
-    ``BBController._bb_policy`` regex-matches the patient name in two pandas tables at every
-    5-minute step (~30 % of a simulation); this subclass keeps the matched values and then
-    runs the very same arithmetic on the very same one-element arrays, so every action is
-    bit-identical (test).
-    """
-
-    class FastBBController(sg.BBController):
-        def __init__(self) -> None:
-            super().__init__()
-            self._constants: dict[str, _PatientConstants] = {}
-
-        def _bb_policy(self, name: str, meal: float, glucose: float, env_sample_time: float):
-            c = self._constants.get(name) or self._constants.setdefault(
-                name, _PatientConstants(self, name)
-            )
-            basal = c.u2ss * c.bw / 6000  # U/min
-            if meal > 0:
-                bolus = (
-                    (meal * env_sample_time) / c.cr
-                    + (glucose > 150) * (glucose - self.target) / c.cf
-                ).item()  # U
-            else:
-                bolus = 0
-            return sg.Action(basal=basal, bolus=bolus / env_sample_time)
-
-    return FastBBController()
-
-
-class FastParams:
-    """A patient's parameter Series as plain attributes, holding the very same values.
-
-    ``T1DPatient.model`` reads ~40 parameters as ``params.kabs`` on every ODE evaluation;
-    pandas attribute access makes that ~85 % of simglucose's run time. Plain attributes give
-    identical numbers several times faster. ``iloc`` stays the Series' own because
-    ``T1DPatient.reset`` slices the initial state with ``params.iloc[2:15]``.
-    """
-
-    def __init__(self, series: pd.Series) -> None:
-        self.__dict__.update(series.to_dict())
-        self.iloc = series.iloc
-
-
-def _fast_model(
-    t: float, x: np.ndarray, action: Any, params: Any, last_Qsto: float, last_foodtaken: float
-) -> np.ndarray:
-    """``T1DPatient.model`` (the UVA/Padova ODE's right-hand side) on Python floats.
-
-    simglucose indexes the state array at every use, so each of the ~30,000 evaluations per
-    simulated day does its arithmetic on numpy scalars, ~6x slower than on floats. This is
-    the very same arithmetic, term by term and in the same order, on ``x.tolist()``: IEEE
-    doubles either way, so the simulation is bit-identical (test) and ~2x faster. Only the
-    debug log line, formatted at every step even when debug logging is off, is skipped.
-    """
-    x0, x1, x2, x3, x4, x5, x6, x7, x8, x9, x10, x11, x12 = x.tolist()
-    d = action.CHO * 1000  # g -> mg
-    insulin = action.insulin * 6000 / params.BW  # U/min -> pmol/kg/min
-    qsto = x0 + x1
-    Dbar = last_Qsto + last_foodtaken * 1000  # mg
-    d0 = -params.kmax * x0 + d
-    if Dbar > 0:
-        aa = 5 / (2 * Dbar * (1 - params.b))
-        cc = 5 / (2 * Dbar * params.d)
-        kgut = params.kmin + (params.kmax - params.kmin) / 2 * (
-            np.tanh(aa * (qsto - params.b * Dbar)) - np.tanh(cc * (qsto - params.d * Dbar)) + 2
-        )
-    else:
-        kgut = params.kmax
-    d1 = params.kmax * x0 - x1 * kgut
-    d2 = kgut * x1 - params.kabs * x2
-    Rat = params.f * params.kabs * x2 / params.BW
-    EGPt = params.kp1 - params.kp2 * x3 - params.kp3 * x8
-    Uiit = params.Fsnc
-    Et = params.ke1 * (x3 - params.ke2) if x3 > params.ke2 else 0
-    d3 = max(EGPt, 0) + Rat - Uiit - Et - params.k1 * x3 + params.k2 * x4
-    d3 = (x3 >= 0) * d3
-    Vmt = params.Vm0 + params.Vmx * x6
-    Kmt = params.Km0
-    Uidt = Vmt * x4 / (Kmt + x4)
-    d4 = -Uidt + params.k1 * x3 - params.k2 * x4
-    d4 = (x4 >= 0) * d4
-    d5 = -(params.m2 + params.m4) * x5 + params.m1 * x9 + params.ka1 * x10 + params.ka2 * x11
-    It = x5 / params.Vi
-    d5 = (x5 >= 0) * d5
-    d6 = -params.p2u * x6 + params.p2u * (It - params.Ib)
-    d7 = -params.ki * (x7 - It)
-    d8 = -params.ki * (x8 - x7)
-    d9 = -(params.m1 + params.m30) * x9 + params.m2 * x5
-    d9 = (x9 >= 0) * d9
-    d10 = insulin - (params.ka1 + params.kd) * x10
-    d10 = (x10 >= 0) * d10
-    d11 = params.kd * x10 - params.ka2 * x11
-    d11 = (x11 >= 0) * d11
-    d12 = -params.ksc * x12 + params.ksc * x3
-    d12 = (x12 >= 0) * d12
-    return np.array([d0, d1, d2, d3, d4, d5, d6, d7, d8, d9, d10, d11, d12], dtype=float)
 
 
 def patient_id(name: str) -> str:
@@ -214,21 +65,21 @@ def _run_simglucose(
     name: str, steps: int, seed: int, sample_min: int, fast_params: bool
 ) -> pd.DataFrame:
     """simglucose's own results table: Time index, CGM (mg/dL), CHO (g/min), insulin (U/min)."""
-    sg = _simglucose()
+    sg = simglucose()
     patient_seed, sensor_seed, scenario_seed = (
         int(s) for s in np.random.SeedSequence(seed).generate_state(3)
     )
     patient = sg.T1DPatient.withName(name, random_init_bg=True, seed=patient_seed)
     if fast_params:
         patient._params = FastParams(patient._params)
-        patient.model = _fast_model  # reset() builds the ODE solver from it
+        patient.model = fast_model  # reset() builds the ODE solver from it
     env = sg.T1DSimEnv(
         patient,
         _sensor(sg, sample_min, sensor_seed),
         sg.InsulinPump.withName(PUMP),
         sg.RandomScenario(start_time=START, seed=scenario_seed),
     )
-    controller = _fast_controller(sg) if fast_params else sg.BBController()
+    controller = fast_controller(sg) if fast_params else sg.BBController()
     sim = sg.SimObj(
         env, controller, timedelta(minutes=steps * sample_min), animate=False, path=None
     )
@@ -248,7 +99,7 @@ def simulate_patient(
     from the step simglucose would end the episode on (see VALID_BG_MGDL) are NaN: a virtual
     patient driven into severe hypoglycaemia by the basal-bolus controller does not recover.
     ``fast_params=False`` runs simglucose unpatched (slow; kept to check the patches:
-    :class:`FastParams`, :func:`_fast_model` and :func:`_fast_controller`).
+    :mod:`ttmbio.forecast.simglucose`).
     """
     if name not in PATIENTS:
         raise ValueError(f"unknown simglucose patient {name!r}; known: {PATIENTS}")
@@ -278,71 +129,6 @@ def _valid_readings(cgm_mgdl: np.ndarray, bg_mgdl: np.ndarray) -> np.ndarray:
     low, high = VALID_BG_MGDL
     ended = np.logical_or.accumulate((bg_mgdl < low) | (bg_mgdl > high))
     return np.where(ended, np.nan, np.round(cgm_mgdl / MGDL_PER_MMOL, 4))
-
-
-# --------------------------------------------------------------------------- on board
-
-
-def exponential_iob_fraction(
-    minutes: np.ndarray, peak_min: float = IOB_PEAK_MIN, dia_min: float = IOB_DIA_MIN
-) -> np.ndarray:
-    """Fraction of a bolus still on board ``minutes`` after it, OpenAPS exponential curve.
-
-    The insulin activity curve of Dragan Maksimovic (LoopKit/Loop#388), as implemented in
-    oref0 ``lib/iob/calculate.js`` (``iobCalcExponential``), with ``td`` the duration of
-    insulin action and ``tp`` the peak time::
-
-        tau = tp (1 - tp/td) / (1 - 2 tp/td)      a = 2 tau / td
-        S   = 1 / (1 - a + (1 + a) exp(-td/tau))
-        IOB(t) = 1 - S (1 - a) ((t^2 / (tau td (1 - a)) - t/tau - 1) exp(-t/tau) + 1)
-
-    for 0 <= t < td, 0 afterwards; IOB(0) = 1 and IOB(td) = 0.
-    """
-    if not 0 < peak_min < dia_min / 2:
-        raise ValueError(f"need 0 < peak ({peak_min}) < duration/2 ({dia_min / 2}) min")
-    t = np.asarray(minutes, dtype=float)
-    tau = peak_min * (1 - peak_min / dia_min) / (1 - 2 * peak_min / dia_min)
-    a = 2 * tau / dia_min
-    s = 1 / (1 - a + (1 + a) * math.exp(-dia_min / tau))
-    inner = (t**2 / (tau * dia_min * (1 - a)) - t / tau - 1) * np.exp(-t / tau) + 1
-    fraction = 1 - s * (1 - a) * inner
-    return np.where(t < dia_min, np.clip(fraction, 0.0, 1.0), 0.0)
-
-
-def _on_board(amounts: np.ndarray, remaining: np.ndarray, steady: float) -> np.ndarray:
-    """Sum of earlier amounts weighted by what remains of each: a causal convolution.
-
-    ``steady`` is a per-step amount assumed to have been given for ever before the series.
-    """
-    x = np.asarray(amounts, dtype=float)
-    lead = len(remaining) - 1
-    padded = np.concatenate([np.full(lead, float(steady)), x])
-    return np.clip(np.convolve(padded, remaining)[lead : lead + len(x)], 0.0, None)
-
-
-def insulin_on_board(
-    dose_units: np.ndarray,
-    sample_min: int = 5,
-    *,
-    steady_dose: float = 0.0,
-    peak_min: float = IOB_PEAK_MIN,
-    dia_min: float = IOB_DIA_MIN,
-) -> np.ndarray:
-    """IOB (U) at each step, the step's own dose included (see exponential_iob_fraction)."""
-    remaining = exponential_iob_fraction(np.arange(0.0, dia_min, sample_min), peak_min, dia_min)
-    return _on_board(dose_units, remaining, steady_dose)
-
-
-def carbs_on_board(
-    carbs_g: np.ndarray, sample_min: int = 5, absorption_min: float = CARB_ABSORPTION_MIN
-) -> np.ndarray:
-    """COB (g) at each step, the step's own meal included, with linear absorption.
-
-    A meal of C grams leaves C (1 - t/absorption_min) on board t minutes later, 0 from
-    ``absorption_min`` on: the simple linear model of oref0's default carb absorption.
-    """
-    t = np.arange(0.0, absorption_min, sample_min)
-    return _on_board(carbs_g, 1.0 - t / absorption_min, 0.0)
 
 
 # --------------------------------------------------------------------------- gaps
