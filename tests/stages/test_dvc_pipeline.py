@@ -112,7 +112,7 @@ def test_bench_quick_reports_every_figure(repro_repo: Path) -> None:
     run(repro_repo, sys.executable, "-m", "stages", "bench", "--quick", "--out", "bench.json")
     report = json.loads((repro_repo / "bench.json").read_text())
     numbers = list(_numbers({k: report[k] for k in FIGURES}))
-    assert len(numbers) >= 25 and all(v > 0 for _, v in numbers), numbers
+    assert len(numbers) >= 30 and all(v > 0 for _, v in numbers), numbers
     assert set(report["summary"]) == {
         "windowing_x_realtime_per_core",
         "training_zarr_vs_memory",
@@ -124,7 +124,7 @@ def test_bench_quick_reports_every_figure(repro_repo: Path) -> None:
     assert report["machine"]["cpu_count"] > 0 and report["machine"]["versions"]["torch"]
 
 
-FIGURES = ("windowing", "windows_memory", "training", "inference", "noop_repro")
+FIGURES = ("windowing", "windows_memory", "training", "dropout", "inference", "noop_repro")
 
 
 def _numbers(tree: object, path: str = ""):

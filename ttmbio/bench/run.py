@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from ttmbio.bench.dropout import dropout_rates
 from ttmbio.bench.dvc_noop import ensure_up_to_date, noop_repro
 from ttmbio.bench.inference import inference_rates
 from ttmbio.bench.training import training_rates
@@ -77,6 +78,7 @@ def run_bench(params: Params, paths: BenchPaths, quick: bool) -> dict[str, Any]:
     report["training"] = {
         d.type: training_rates(params, paths.windows, 1 if quick else 3, d) for d in devices
     }
+    report["dropout"] = dropout_rates(params.model, 1 if quick else 3, 3 if quick else 10)
     loaded = load_finetuned(paths.model)
     store = paths.windows / loaded.dataset / "train.zarr"
     report["inference"] = {}
@@ -131,6 +133,12 @@ def format_table(report: dict[str, Any]) -> str:
             f"pretraining from zarr vs memory ({device}) | {t['zarr_vs_memory']:.3f} "
             f"({t['zarr_windows_per_s']:,.0f} vs {t['memory_windows_per_s']:,.0f} windows/s)"
         )
+    d = report["dropout"]
+    lines.append(
+        f"encoder training step, FastDropout vs nn.Dropout (p={d['dropout']:g}) | "
+        f"{d['fast_vs_torch']:.2f}x ({d['fast_dropout_windows_per_s']:,.0f} vs "
+        f"{d['torch_dropout_windows_per_s']:,.0f} windows/s)"
+    )
     for device, i in report["inference"].items():
         lines.append(
             f"predict vs bare backbone ({device}) | {i['predict_vs_backbone']:.3f} "
