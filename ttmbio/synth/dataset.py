@@ -20,6 +20,7 @@ from ttmbio.parallel import ordered_map
 from ttmbio.params import SynthParams
 from ttmbio.sources.butppg import ANNOTATIONS, SUBJECT_INFO
 from ttmbio.synth.butppg import flip_balanced, simulate_butppg_record
+from ttmbio.synth.case_profile import STRONG_PRECURSOR
 from ttmbio.synth.formats import write_butppg_record, write_vital_case
 from ttmbio.synth.physiology import CaseMix, random_case_profile, simulate_vital_case
 
@@ -44,7 +45,6 @@ _MOTION_LABELS = {  # subject-info "Motion" for the phone movement of a record
     "hand": ["hand movement"],
     "fidget": ["hand movement", "coughing", "talking"],
 }
-_STRONG_PRECURSOR = 0.4  # episodes whose precursor strength is at least this count as warned
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,7 @@ def _vital_job(job: VitalJob) -> dict[str, Any]:
         "base_map_mmhg": profile.base_map_mmhg,
         "has_bis": profile.has_bis,
         "low_perfusion": profile.low_perfusion,
-        "warned_episodes": sum(s >= _STRONG_PRECURSOR for s in profile.precursor_strengths),
+        "warned_episodes": sum(s >= STRONG_PRECURSOR[0] for s in profile.precursor_strengths),
         "pathology": {k: kinds[k] > 0 for k in ("pvc", "pac", "af", "map_dip")},
         "events": kinds,
     }
