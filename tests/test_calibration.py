@@ -235,6 +235,10 @@ def test_json_round_trip(method: str, overconfident: dict[str, np.ndarray]) -> N
     np.testing.assert_array_equal(back.apply(d["test_p"]), cal.apply(d["test_p"]))
     # metadata next to method/params (e.g. the model it was fitted for) is ignored
     assert Calibrator.from_json({**json.loads(text), "model": "run-a"}) == cal
+    # the file says which format it is; one written before formats were recorded still reads
+    assert cal.to_json()["format"] == "ttmbio-calibrator/1"
+    legacy = {k: v for k, v in cal.to_json().items() if k != "format"}
+    assert Calibrator.from_json(legacy) == cal
 
 
 @pytest.mark.parametrize(
@@ -243,16 +247,31 @@ def test_json_round_trip(method: str, overconfident: dict[str, np.ndarray]) -> N
         ({"method": "beta", "params": {}}, "unknown calibration method 'beta'"),
         ({"method": "temperature"}, "missing \\['params'\\]"),
         ({"params": {"a": 1.0, "b": 0.0}}, "missing \\['method'\\]"),
-        ({"method": "temperature", "params": {}}, "missing params \\['temperature'\\]"),
-        ({"method": "platt", "params": {"a": 1.0}}, "missing params \\['b'\\]"),
-        ({"method": "isotonic", "params": {"x": [0.0, 1.0]}}, "missing params \\['y'\\]"),
-        ({"method": "platt", "params": {"a": 1, "b": 0, "c": 2}}, "unknown params \\['c'\\]"),
-        ({"method": "temperature", "params": {"temperature": -1.0}}, "must be > 0"),
-        ({"method": "temperature", "params": {"temperature": "3"}}, "must be a number"),
-        ({"method": "platt", "params": {"a": True, "b": 0.0}}, "must be a number"),
+        ({"method": "temperature", "params": {}}, "params.temperature: Field required"),
+        ({"method": "platt", "params": {"a": 1.0}}, "params.b: Field required"),
+        ({"method": "isotonic", "params": {"x": [0.0, 1.0]}}, "params.y: Field required"),
+        ({"method": "platt", "params": {"a": 1, "b": 0, "c": 2}}, "params.c: Extra inputs"),
+        ({"method": "temperature", "params": {"temperature": -1.0}}, "greater than 0"),
+        ({"method": "temperature", "params": {"temperature": "3"}}, "valid number"),
+        (
+            {"method": "platt", "params": {"a": True, "b": 0.0}},
+            "params.a: Input should be a valid number",
+        ),
+        ({"method": "platt", "params": {"a": float("nan"), "b": 0.0}}, "finite number"),
         ({"method": "isotonic", "params": {"x": [0.0, 1.0], "y": [0.5]}}, "same length"),
         ({"method": "isotonic", "params": {"x": [0.5, 0.1], "y": [0.1, 0.5]}}, "non-decreasing"),
-        ({"method": "isotonic", "params": {"x": [], "y": []}}, "non-empty list"),
+        (
+            {"method": "isotonic", "params": {"x": [], "y": []}},
+            "params.x: List should have at least 1",
+        ),
+        (
+            {"method": "isotonic", "params": {"x": [0.0, 1.5], "y": [0.1, 0.5]}},
+            "less than or equal to 1",
+        ),
+        (
+            {"format": "ttmbio-calibrator/2", "method": "platt", "params": {"a": 1, "b": 0}},
+            "format 'ttmbio-calibrator/2' is not 'ttmbio-calibrator/1'.*re-run `ttmbio calibrate`",
+        ),
         ([1, 2], "must be a JSON object"),
     ],
 )

@@ -16,10 +16,20 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
 import numpy as np
 import torch
+from pydantic import (
+    AllowInfNan,
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
 from scipy.optimize import minimize_scalar
 from scipy.special import expit
 from scipy.special import logit as _logit
@@ -40,11 +50,8 @@ _LOG_T_BOUNDS = (-5.0, 5.0)
 #: "effectively unregularised" logistic regression for Platt scaling
 _PLATT_C = 1e12
 
-_PARAM_KEYS: dict[str, tuple[str, ...]] = {
-    "temperature": ("temperature",),
-    "platt": ("a", "b"),
-    "isotonic": ("x", "y"),
-}
+#: written into every calibrator file; a file of another format is refused with one line
+CALIBRATOR_FORMAT = "ttmbio-calibrator/1"
 
 
 # --------------------------------------------------------------------------- input checks
@@ -89,60 +96,77 @@ def _to_logit(p: np.ndarray) -> np.ndarray:
     return _logit(np.clip(p, EPS, 1.0 - EPS))
 
 
-# --------------------------------------------------------------------------- params checks
+# --------------------------------------------------------------------------- params schema
+
+#: a finite JSON number; bools and numeric strings are refused rather than coerced
+Number = Annotated[float, Strict(), AllowInfNan(False)]
+Probability = Annotated[Number, Field(ge=0.0, le=1.0)]
 
 
-def _number(method: str, key: str, value: Any) -> float:
-    """A finite real from JSON (bools are ints in Python but never a valid parameter)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigError(f"calibrator {method!r}: param {key!r} must be a number, got {value!r}")
-    out = float(value)
-    if not math.isfinite(out):
-        raise ConfigError(f"calibrator {method!r}: param {key!r} must be finite, got {value!r}")
-    return out
+class _Params(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TemperatureParams(_Params):
+    temperature: Annotated[Number, Field(gt=0.0)]
+
+
+class PlattParams(_Params):
+    a: Number
+    b: Number
+
+
+class IsotonicParams(_Params):
+    """Knots of a monotone piecewise-linear map on [0, 1]."""
+
+    x: Annotated[list[Probability], Field(min_length=1)]
+    y: Annotated[list[Probability], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _monotone(self) -> IsotonicParams:
+        if len(self.x) != len(self.y):
+            raise ValueError(f"x and y must have the same length ({len(self.x)} != {len(self.y)})")
+        if np.any(np.diff(self.x) < 0) or np.any(np.diff(self.y) < 0):
+            raise ValueError("knots x and y must both be non-decreasing")
+        return self
+
+
+class _TemperatureSpec(BaseModel):
+    method: Literal["temperature"]
+    params: TemperatureParams
+
+
+class _PlattSpec(BaseModel):
+    method: Literal["platt"]
+    params: PlattParams
+
+
+class _IsotonicSpec(BaseModel):
+    method: Literal["isotonic"]
+    params: IsotonicParams
+
+
+#: method + params of a calibrator file, told apart by ``method`` (a discriminated union)
+CalibratorSpec = TypeAdapter(
+    Annotated[_TemperatureSpec | _PlattSpec | _IsotonicSpec, Field(discriminator="method")]
+)
+
+
+def _one_line(err: ValidationError, method: Any) -> str:
+    first = err.errors()[0]
+    if first["type"] in ("union_tag_invalid", "union_tag_not_found"):
+        return f"unknown calibration method {method!r}; expected one of {list(METHODS)}"
+    loc = ".".join(str(p) for p in first["loc"][1:])  # drop the union tag
+    return f"calibrator {method!r}: {loc}: {first['msg'].removeprefix('Value error, ')}"
 
 
 def _validate_params(method: Any, params: Any) -> dict[str, Any]:
     """Normalised copy of ``params`` (plain floats) or a one-line ConfigError."""
-    if method not in METHODS:
-        raise ConfigError(f"unknown calibration method {method!r}; expected one of {list(METHODS)}")
-    if not isinstance(params, dict):
-        raise ConfigError(f"calibrator {method!r}: params must be an object, got {params!r}")
-    expected = _PARAM_KEYS[method]
-    missing = [k for k in expected if k not in params]
-    if missing:
-        raise ConfigError(
-            f"calibrator {method!r}: missing params {missing}; expected keys {list(expected)}"
-        )
-    extra = sorted(set(params) - set(expected))
-    if extra:
-        raise ConfigError(
-            f"calibrator {method!r}: unknown params {extra}; expected keys {list(expected)}"
-        )
-    if method == "temperature":
-        t = _number(method, "temperature", params["temperature"])
-        if t <= 0.0:
-            raise ConfigError(f"calibrator 'temperature': temperature must be > 0, got {t}")
-        return {"temperature": t}
-    if method == "platt":
-        return {"a": _number(method, "a", params["a"]), "b": _number(method, "b", params["b"])}
-    # isotonic: knots of a monotone piecewise-linear map on [0, 1]
-    knots: dict[str, list[float]] = {}
-    for key in ("x", "y"):
-        seq = params[key]
-        if not isinstance(seq, list | tuple) or len(seq) == 0:
-            raise ConfigError(f"calibrator 'isotonic': param {key!r} must be a non-empty list")
-        knots[key] = [_number(method, f"{key}[{i}]", v) for i, v in enumerate(seq)]
-    x, y = np.asarray(knots["x"]), np.asarray(knots["y"])
-    if x.size != y.size:
-        raise ConfigError(
-            f"calibrator 'isotonic': x and y must have the same length ({x.size} != {y.size})"
-        )
-    if np.any(np.diff(x) < 0) or np.any(np.diff(y) < 0):
-        raise ConfigError("calibrator 'isotonic': knots x and y must both be non-decreasing")
-    if x.min() < 0 or x.max() > 1 or y.min() < 0 or y.max() > 1:
-        raise ConfigError("calibrator 'isotonic': knots x and y must lie in [0, 1]")
-    return knots
+    try:
+        spec = CalibratorSpec.validate_python({"method": method, "params": params})
+    except ValidationError as err:
+        raise ConfigError(_one_line(err, method)) from None
+    return spec.params.model_dump()
 
 
 # --------------------------------------------------------------------------- calibrator
@@ -171,19 +195,27 @@ class Calibrator:
         return np.clip(out, 0.0, 1.0)
 
     def to_json(self) -> dict[str, Any]:
-        """``{"method": ..., "params": {...}}``; floats round-trip exactly through json."""
+        """``{"format", "method", "params"}``; floats round-trip exactly through json."""
         params = {k: list(v) if isinstance(v, list) else v for k, v in self.params.items()}
-        return {"method": self.method, "params": params}
+        return {"format": CALIBRATOR_FORMAT, "method": self.method, "params": params}
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> Calibrator:
         """Inverse of ``to_json``; ConfigError (one line) for anything malformed.
 
         Other top-level keys (metadata such as the model a calibrator belongs to) are ignored;
-        ``method`` and ``params`` are validated strictly, unknown param keys included.
+        ``method`` and ``params`` are validated strictly (:data:`CalibratorSpec`), unknown
+        param keys included. A file of another ``format`` is refused; one without the key
+        was written before formats were recorded, with the same schema, and is read.
         """
         if not isinstance(doc, dict):
             raise ConfigError(f"calibrator must be a JSON object, got {type(doc).__name__}")
+        found = doc.get("format", CALIBRATOR_FORMAT)
+        if found != CALIBRATOR_FORMAT:
+            raise ConfigError(
+                f"calibrator format {found!r} is not {CALIBRATOR_FORMAT!r} (written by another "
+                "version of ttmbio); re-run `ttmbio calibrate`"
+            )
         missing = [k for k in ("method", "params") if k not in doc]
         if missing:
             raise ConfigError(f"calibrator JSON is missing {missing}; expected method and params")
