@@ -234,7 +234,8 @@ def predict(
     if (model is None) == (pretrained is None):
         raise ConfigError("pass exactly one of --model (a saved forecaster) or --pretrained")
     from ttmbio.atomic import atomic_write_text
-    from ttmbio.forecast.model import Forecaster, forecasts_table
+    from ttmbio.forecast.forecasts import forecasts_table
+    from ttmbio.forecast.model import Forecaster
 
     if model is not None:
         forecaster = Forecaster.load(model)

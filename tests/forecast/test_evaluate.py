@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from ttmbio.forecast.evaluate import after_cutoff, compare, persistence
-from ttmbio.forecast.model import Forecasts
+from ttmbio.forecast.forecasts import Forecasts
 
 T0 = pd.Timestamp("2024-01-01")
 
@@ -49,3 +49,16 @@ def test_compare_refuses_forecasts_from_other_origins() -> None:
     b = forecasts(np.zeros((3, 12)), np.ones((3, 12)), np.ones(3))
     with pytest.raises(ValueError, match="other origins"):
         compare({"a": a, "b": b}, 5, [30])
+
+
+def test_metrics_and_plots_read_forecasts_without_torch() -> None:
+    """Forecasts live outside the model module, so scoring them needs no torch import."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, ttmbio.forecast.evaluate, ttmbio.forecast.plots; "
+        "assert 'torch' not in sys.modules"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-500:]

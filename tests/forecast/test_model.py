@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from ttmbio.errors import SourceError
-from ttmbio.forecast.model import Forecaster, forecasts_table
+from ttmbio.forecast.forecasts import forecasts_table
+from ttmbio.forecast.model import Forecaster
 from ttmbio.params import ForecastModelConfig
 
 TINY = ForecastModelConfig(

@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ttmbio.forecast.forecasts import Forecasts
 from ttmbio.forecast.metrics import horizon_metrics
-from ttmbio.forecast.model import Forecasts
 
 
 def after_cutoff(fc: Forecasts, cutoff: dict[str, pd.Timestamp]) -> Forecasts:

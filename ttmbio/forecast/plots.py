@@ -10,8 +10,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+from ttmbio.forecast.forecasts import Forecasts
 from ttmbio.forecast.metrics import MGDL_PER_MMOL
-from ttmbio.forecast.model import Forecasts
 
 
 def plot_examples(
