@@ -13,7 +13,6 @@ from ttmbio.params import load_params
 @one_line_errors
 def calibrate(
     models: Path = typer.Option(Path("models/finetune"), help="parent of fine-tuning runs."),
-    windows: Path = typer.Option(Path("data/windows"), help="window stores to read."),
     out: Path = typer.Option(Path("models/calibrate"), help="calibrator folder to write."),
     metrics: Path = typer.Option(Path("metrics/calibrate.json"), help="ECE/NLL/Brier file."),
     plots: Path = typer.Option(Path("plots/calibrate"), help="reliability diagram folder."),
@@ -26,7 +25,7 @@ def calibrate(
     from ttmbio.calibrate import calibrator_record
     from ttmbio.curves import plot_reliability
 
-    calibrator, report, curves = fit(cfg, models / cfg.model, windows)
+    calibrator, report, curves = fit(cfg, models / cfg.model)
     with atomic_dir(out) as tmp:
         atomic_write_json(
             tmp / "calibrator.json", calibrator_record(calibrator, cfg.model, models / cfg.model)

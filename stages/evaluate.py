@@ -16,7 +16,6 @@ def evaluate(
     calibrator: Path = typer.Option(
         Path("models/calibrate/calibrator.json"), help="calibrator written by calibrate."
     ),
-    windows: Path = typer.Option(Path("data/windows"), help="window stores to read."),
     metrics: Path = typer.Option(Path("metrics/evaluate.json"), help="test metrics file."),
     scores: Path = typer.Option(
         Path("metrics/evaluate_scores.csv"), help="scored test windows (for ttmbio compare)."
@@ -24,27 +23,29 @@ def evaluate(
     plots: Path = typer.Option(Path("plots/evaluate"), help="ROC/PR/reliability/confusion."),
     params: Path = ParamsOption,
 ) -> None:
-    """Score the test split with the calibrated model; write metrics and plots."""
+    """Test metrics of the calibrated model, from the test scores its fine-tuning run wrote;
+    write metrics and plots."""
     cfg = load_params(params)
     from ttmbio.atomic import atomic_write_json
     from ttmbio.calibrate import calibrator_for
     from ttmbio.calibration import Calibrator, reliability_curve
     from ttmbio.curves import plot_confusion, plot_reliability, plot_roc_pr
     from ttmbio.evaluation import evaluate_scored
-    from ttmbio.inference import load_finetuned, score_store
+    from ttmbio.run_scores import model_digest, read_test_scores, run_summary
     from ttmbio.scores import write_scores
 
-    loaded = load_finetuned(models / cfg.calibrate.model)
-    doc = calibrator_for(calibrator, loaded.digest)
-    test = score_store(loaded, windows / loaded.dataset / "test.zarr")
+    run = models / cfg.calibrate.model
+    doc = calibrator_for(calibrator, model_digest(run))
+    dataset = run_summary(run)["dataset"]
+    test = read_test_scores(run)
     report, known = evaluate_scored(
-        test, Calibrator.from_json(doc), cfg.evaluate, cfg.calibrate.n_bins, loaded.dataset
+        test, Calibrator.from_json(doc), cfg.evaluate, cfg.calibrate.n_bins, dataset
     )
     raw, calibrated, labels = known["score"], known["probability"], known["label"].astype(int)
     atomic_write_json(metrics, report)
-    write_scores(scores, loaded.dataset, known)
+    write_scores(scores, dataset, known)
     plots.mkdir(parents=True, exist_ok=True)
-    plot_roc_pr(calibrated.tolist(), labels.tolist(), plots, f"test ({loaded.dataset})")
+    plot_roc_pr(calibrated.tolist(), labels.tolist(), plots, f"test ({dataset})")
     n_bins = cfg.calibrate.n_bins
     plot_reliability(
         {

@@ -14,7 +14,6 @@ from ttmbio.params import load_params
 def label_efficiency(
     task: str = typer.Option(None, help="the runs' task (default: finetune.task)."),
     models: Path = typer.Option(Path("models/finetune"), help="parent of fine-tuning runs."),
-    windows: Path = typer.Option(Path("data/windows"), help="window stores to read."),
     metrics: Path = typer.Option(
         Path("metrics/label_efficiency.json"), help="summary file to write."
     ),
@@ -25,14 +24,10 @@ def label_efficiency(
     cfg = load_params(params)
     cfg = override_finetune(cfg, task=task)
     from ttmbio.atomic import atomic_write_json
-    from ttmbio.inference import load_finetuned, score_store
     from ttmbio.label_efficiency import markdown, score_runs, summarize
+    from ttmbio.run_scores import read_test_scores
 
-    def score(run: str) -> dict:
-        loaded = load_finetuned(models / run)
-        return score_store(loaded, windows / loaded.dataset / "test.zarr")
-
-    report = summarize(cfg, score_runs(cfg, score))
+    report = summarize(cfg, score_runs(cfg, lambda run: read_test_scores(models / run)))
     atomic_write_json(metrics, report)
     typer.echo(
         f"label efficiency ({report['task']}, {report['metric']}, {len(report['seeds'])} "

@@ -11,8 +11,8 @@ from tests.test_finetune import run, tiny  # noqa: F401 - module fixture
 from ttmbio.calibrate import calibrate, calibrator_for, calibrator_record
 from ttmbio.calibration import IDENTITY
 from ttmbio.errors import ConfigError, SourceError
-from ttmbio.inference import model_digest
 from ttmbio.params import CalibrateParams, Params
+from ttmbio.run_scores import model_digest
 
 
 @pytest.mark.parametrize("method", ["temperature", "platt", "isotonic"])
@@ -21,7 +21,7 @@ def test_calibration_never_makes_val_ece_worse(
     method: str,
 ) -> None:
     out, _ = run(tiny, "cal")
-    calibrator, report, curves = calibrate(CalibrateParams(method=method), out, tiny[0] / "windows")
+    calibrator, report, curves = calibrate(CalibrateParams(method=method), out)
     assert report["val_after"]["ece"] <= report["val_before"]["ece"]
     assert report["applied"] in (method, "identity")
     if report["applied"] == "identity":
@@ -32,7 +32,7 @@ def test_calibration_never_makes_val_ece_worse(
 def test_regression_models_are_refused(tiny: tuple[Path, Params]) -> None:  # noqa: F811
     out, _ = run(tiny, "map", task="vitaldb_map")
     with pytest.raises(ConfigError, match="needs a binary classifier"):
-        calibrate(CalibrateParams(), out, tiny[0] / "windows")
+        calibrate(CalibrateParams(), out)
 
 
 def test_a_calibrator_belongs_to_weights_not_to_a_run_name(
@@ -42,7 +42,7 @@ def test_a_calibrator_belongs_to_weights_not_to_a_run_name(
     """evaluate and predict share one check: the SHA-256 of the weights it was fitted on."""
     mine, _ = run(tiny, "owner")
     other, _ = run(tiny, "other", seed=7)
-    calibrator, _, _ = calibrate(CalibrateParams(), mine, tiny[0] / "windows")
+    calibrator, _, _ = calibrate(CalibrateParams(), mine)
     path = tmp_path / "calibrator.json"
     # named after the other run, as a stale file would be: the name does not decide
     path.write_text(json.dumps(calibrator_record(calibrator, "other", mine)))

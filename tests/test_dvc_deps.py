@@ -179,7 +179,9 @@ def test_editing_a_library_file_reruns_exactly_its_stages(tmp_path: Path, docume
         for name, stage in document["stages"].items()
         if PROBED in depgraph.stage_closure(stage.get("do", stage)["cmd"])
     }
-    assert {"finetune", "calibrate", "evaluate"} <= importers
+    assert {"pretrain", "finetune", "finetune-hypotension"} <= importers
+    # they read the scores each fine-tuning run wrote: no window store, no model
+    assert not {"calibrate", "evaluate", "label-efficiency"} & importers
     expected = set(depgraph.stages_covering(PROBED, document))
     assert importers <= expected
 
@@ -217,7 +219,7 @@ def test_editing_a_library_file_reruns_exactly_its_stages(tmp_path: Path, docume
     finetunes = {n for n in after if stage_of(n) == "finetune"}
     n_matrix = 2 * len(params["finetune"]["fractions"]) * len(params["finetune"]["seeds"])
     assert len(finetunes) == n_matrix and finetunes <= reporting
-    for name in ("finetune", "calibrate", "evaluate"):
+    for name in ("pretrain", "finetune", "finetune-hypotension"):
         assert PROBED in covering[name]  # listed as a file, so DVC names it in the report
         assert name in present
     assert not [n for n in reporting if n.startswith("forecast-")]

@@ -13,6 +13,7 @@ from tests.test_finetune import run, tiny  # noqa: F401 - module fixture
 from ttmbio.errors import ConfigError, SourceError
 from ttmbio.inference import load_finetuned, score_store
 from ttmbio.params import Params
+from ttmbio.run_scores import read_run_scores, run_summary
 
 
 def test_reloaded_model_reproduces_the_validation_auroc(
@@ -26,6 +27,23 @@ def test_reloaded_model_reproduces_the_validation_auroc(
     auroc = binary_auroc(torch.tensor(scored["score"]), torch.tensor(scored["label"]).long())
     assert float(auroc) == pytest.approx(summary["val_auroc"], abs=1e-6)
     assert len(scored["case_id"]) == len(scored["score"])
+
+
+def test_the_run_folder_holds_the_reloaded_models_val_and_test_scores(
+    tiny: tuple[Path, Params],  # noqa: F811
+) -> None:
+    """What calibrate, evaluate and label-efficiency read instead of loading the model."""
+    out, _ = run(tiny, "scores")
+    loaded = load_finetuned(out)
+    assert run_summary(out)["dataset"] == "butppg" and run_summary(out)["kind"] == "binary"
+    for split in ("val", "test"):
+        written = read_run_scores(out, split)
+        again = score_store(loaded, tiny[0] / f"windows/butppg/{split}.zarr")
+        # val: the labelled windows early stopping watched; test: every window of the store
+        known = again["label"] >= 0 if split == "val" else slice(None)
+        for key in ("case_id", "subject_id", "start_s", "label"):
+            assert np.array_equal(written[key], again[key][known]), (split, key)
+        np.testing.assert_allclose(written["score"], again["score"][known], rtol=0, atol=1e-6)
 
 
 def test_a_pretrained_checkpoint_or_windows_of_another_dataset_are_refused(

@@ -16,7 +16,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 # metric(scores [n], labels [n], weights [B, n], threshold, n_bins) -> values [B]
 Metric = Callable[[np.ndarray, np.ndarray, np.ndarray, float, int], np.ndarray]
@@ -74,13 +73,15 @@ def weighted_balanced_accuracy(
 def weighted_ece(
     scores: np.ndarray, labels: np.ndarray, weights: np.ndarray, _: float, n_bins: int
 ) -> np.ndarray:
-    """Top-label ECE (as ``calibration.expected_calibration_error``), weighted, per row."""
+    """Top-label ECE, weighted, per row: equal-width bins ``[k/n, (k+1)/n)`` over the
+    confidence of the predicted class (class 1 iff p > 0.5), and confidence 1 in a bin of its
+    own, as torchmetrics' ``binary_calibration_error`` bins; unit weights give
+    ``calibration.expected_calibration_error``."""
     w = np.atleast_2d(weights)
     predicted = scores > 0.5
     confidence = np.where(predicted, scores, 1.0 - scores)
     correct = (predicted == labels.astype(bool)).astype(float)
-    # torch's edges, bit for bit: np.linspace rounds some interior edges the other way
-    edges = torch.linspace(0.0, 1.0, n_bins + 1, dtype=torch.float64).numpy()
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
     bins = np.searchsorted(edges, confidence, side="right") - 1  # torch.bucketize(right=True)
     onehot = np.zeros((len(scores), n_bins + 1))
     onehot[np.arange(len(scores)), bins] = 1.0

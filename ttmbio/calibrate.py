@@ -1,5 +1,7 @@
 """The calibrate stage: fit a calibrator on a fine-tuned classifier's val predictions.
 
+The predictions are those the fine-tuning run wrote (``ttmbio.run_scores``): no model load.
+
 Only val predictions are used (test stays untouched for evaluation). If the fitted calibrator
 would make val ECE worse -- possible for a model that is already well calibrated, with few
 val windows -- the identity (temperature 1) is kept instead and the report says so, so
@@ -14,21 +16,22 @@ from typing import Any
 
 from ttmbio.calibration import Calibrator, fit_on_val
 from ttmbio.errors import ConfigError, SourceError
-from ttmbio.inference import load_finetuned, model_digest, score_store
 from ttmbio.params import CalibrateParams, binary_tasks
+from ttmbio.run_scores import model_digest, read_run_scores, run_summary
 
 
 def calibrate(
-    cfg: CalibrateParams, model_dir: Path, windows: Path
+    cfg: CalibrateParams, model_dir: Path
 ) -> tuple[Calibrator, dict[str, Any], dict[str, Any]]:
-    """Return (calibrator, metrics, reliability curves before/after) for ``model_dir``."""
-    loaded = load_finetuned(model_dir)
-    if loaded.kind != "binary":
+    """Return (calibrator, metrics, reliability curves before/after) for ``model_dir``, from
+    the val scores its fine-tuning run wrote."""
+    kind = run_summary(model_dir)["kind"]
+    if kind != "binary":
         raise ConfigError(
-            f"{model_dir}: calibrate.model is a {loaded.kind} model; calibration needs a "
+            f"{model_dir}: calibrate.model is a {kind} model; calibration needs a "
             f"binary classifier (finetune.task one of {binary_tasks()})"
         )
-    val = score_store(loaded, windows / loaded.dataset / "val.zarr")
+    val = read_run_scores(model_dir, "val")
     known = val["label"] >= 0
     return fit_on_val(cfg, val["score"][known], val["label"][known].astype(int))
 

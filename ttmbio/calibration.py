@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal, get_args
 
 import numpy as np
-import torch
 from pydantic import (
     AllowInfNan,
     BaseModel,
@@ -35,8 +34,8 @@ from scipy.special import expit
 from scipy.special import logit as _logit
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
-from torchmetrics.functional.classification import binary_calibration_error
 
+from ttmbio.bootstrap import weighted_ece
 from ttmbio.errors import ConfigError
 from ttmbio.params import CalibrateParams
 
@@ -283,22 +282,15 @@ def fit_calibrator(probs: np.ndarray, labels: np.ndarray, method: Method) -> Cal
 def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, n_bins: int = 15) -> float:
     """Top-label ECE: equal-width bins over the confidence of the predicted class.
 
-    ``binary_calibration_error(p, y)`` on its own bins p(class 1) against the frequency of
-    class 1 (a class-1 ECE, not top-label). Feeding it the top-label confidence
-    ``max(p, 1 - p)`` and the correctness of the prediction (class 1 iff p > 0.5, as argmax
-    of [1 - p, p]) makes it compute the standard top-label ECE, identical to
-    ``multiclass_calibration_error`` on the two-column probabilities.
+    The confidence is ``max(p, 1 - p)`` and a prediction is correct when class 1 iff p > 0.5
+    (argmax of [1 - p, p]) matches the label: the standard top-label ECE, equal to
+    torchmetrics' ``multiclass_calibration_error`` on the two-column probabilities (the
+    tests check it), computed in numpy so the stages that only score need no torch.
     """
     if isinstance(n_bins, bool) or not isinstance(n_bins, int) or n_bins < 1:
         raise ConfigError(f"n_bins must be a positive integer, got {n_bins!r}")
     p, y = _check_pair(probs, labels)
-    pred = (p > 0.5).astype(np.int64)
-    conf = np.where(pred == 1, p, 1.0 - p)
-    correct = (pred == y).astype(np.int64)
-    ece = binary_calibration_error(
-        torch.from_numpy(conf), torch.from_numpy(correct), n_bins=n_bins, norm="l1"
-    )
-    return float(ece)
+    return float(weighted_ece(p, y, np.ones((1, len(p))), 0.5, n_bins)[0])
 
 
 def nll(probs: np.ndarray, labels: np.ndarray) -> float:

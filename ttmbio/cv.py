@@ -20,8 +20,8 @@ from ttmbio.calibration import fit_on_val
 from ttmbio.errors import ConfigError
 from ttmbio.evaluation import evaluate_scored
 from ttmbio.finetune import build_finetuner, run_finetuning
-from ttmbio.inference import load_finetuned, score_store, score_windows
 from ttmbio.params import Params, binary_tasks
+from ttmbio.run_scores import read_run_scores, read_test_scores
 from ttmbio.training import MetricLogger
 
 CALIBRATOR_FILE = "calibrator.json"
@@ -58,22 +58,14 @@ def run_fold(
     tuner = build_finetuner(params, windows, pretrained, fold, split_doc)
     with atomic_dir(out) as tmp:
         summary = run_finetuning(tuner, work, tmp, logger, show_progress)
-        loaded = load_finetuned(tmp)
-        scores, labels = score_windows(
-            loaded.model,
-            tuner.val,
-            loaded.target,
-            loaded.kind,
-            loaded.target_scale,
-            subset=tuner.val_idx,
-        )
+        val = read_run_scores(tmp, "val")  # the fold's windows, scored by the kept weights
         calibrator, calibration, _ = fit_on_val(
-            params.calibrate, scores.numpy(), labels.numpy().astype(int)
+            params.calibrate, val["score"], val["label"].astype(int)
         )
         atomic_write_json(tmp / CALIBRATOR_FILE, calibrator_record(calibrator, out.name, tmp))
-        test = score_store(loaded, windows / loaded.dataset / "test.zarr")
+        test = read_test_scores(tmp)
     report, _ = evaluate_scored(
-        test, calibrator, params.evaluate, params.calibrate.n_bins, loaded.dataset
+        test, calibrator, params.evaluate, params.calibrate.n_bins, params.finetune.spec.dataset
     )
     return {
         "fold": fold,

@@ -13,12 +13,17 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import torch
-from sklearn.metrics import balanced_accuracy_score, confusion_matrix, f1_score
-from torchmetrics.functional.classification import binary_auroc, binary_average_precision
+from sklearn.metrics import (
+    average_precision_score,
+    balanced_accuracy_score,
+    confusion_matrix,
+    f1_score,
+    roc_auc_score,
+)
 
 from ttmbio.bootstrap import BootstrapSettings, metric_intervals
 from ttmbio.calibration import calibration_report
+from ttmbio.errors import SourceError
 
 # the per-window field each bootstrap unit is read from
 UNIT_FIELDS = {"recording": "case_id", "subject": "subject_id", "window": None}
@@ -26,7 +31,11 @@ AUTO_UNITS = {"butppg": "recording", "vitaldb": "subject"}
 
 
 def auroc(scores: np.ndarray, labels: np.ndarray) -> float:
-    return float(binary_auroc(torch.as_tensor(scores), torch.as_tensor(labels).long()))
+    """AUROC; NaN when only one class is present (undefined, where torchmetrics says 0)."""
+    labels = np.asarray(labels)
+    if len(np.unique(labels)) < 2:
+        return float("nan")
+    return float(roc_auc_score(labels, scores))
 
 
 def votes(scores: np.ndarray, voting: str, threshold: float) -> np.ndarray:
@@ -59,9 +68,7 @@ def classification_metrics(
         "accuracy": float((predicted == labels).mean()),
         "balanced_accuracy": float(balanced_accuracy_score(labels, predicted)),
         "auroc": auroc(scores, labels),
-        "auprc": float(
-            binary_average_precision(torch.as_tensor(scores), torch.as_tensor(labels).long())
-        ),
+        "auprc": float(average_precision_score(labels, scores)),
         "f1": float(f1_score(labels, predicted, zero_division=0)),
         "accuracy_class_0": float(per_class[0]),
         "accuracy_class_1": float(per_class[1]),
@@ -136,6 +143,13 @@ def evaluate_scored(
     beside their raw ``score``, for plots and the scores file."""
     known = labelled(test)
     raw, labels = known["score"], known["label"].astype(int)
+    if len(np.unique(labels)) < 2:  # no AUROC, and no bootstrap resample with both classes
+        raise SourceError(
+            f"the {dataset} test split has {len(labels)} labelled windows of "
+            f"{'one class only' if len(labels) else 'no class'}; evaluation needs both "
+            "classes: give the test split more cases (splits.ratios.test) or see "
+            "metrics/windows.json"
+        )
     known["probability"] = calibrator.apply(raw)
     unit = resolve_unit(cfg.bootstrap_unit, dataset)
     report = evaluate_binary(

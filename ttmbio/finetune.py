@@ -7,7 +7,9 @@ optional stage 3 trains everything at lr/10. ``fm`` mode keeps the encoder froze
 regression) across stages and the best epoch's weights are kept.
 
 Like pretraining, runs are seeded per epoch and checkpointed every epoch in a work folder,
-so an interrupted run resumes and ends with the same weights.
+so an interrupted run resumes and ends with the same weights. The run folder also holds the
+kept weights' scores of the val windows and of the whole test store (``ttmbio.run_scores``),
+which calibrate, evaluate and label-efficiency read instead of loading the model again.
 """
 
 from __future__ import annotations
@@ -32,13 +34,14 @@ from ttmbio.atomic import atomic_dir, atomic_write_json
 from ttmbio.checkpoint import check_compatible, load_checkpoint, save_checkpoint
 from ttmbio.errors import SourceError
 from ttmbio.folds import case_folds, window_folds
-from ttmbio.inference import score_windows
+from ttmbio.inference import score_windows, scored_windows
 from ttmbio.model.encoder import TTMEncoder
 from ttmbio.model.heads import ClassifierHead, EncoderClassifier
 from ttmbio.model.inflate import inflate_encoder
 from ttmbio.model.lora import LoraSettings, apply_lora, lora_fraction, merge_lora
 from ttmbio.model.unfreeze import set_stage, trainable_count
 from ttmbio.params import ModelParams, Params
+from ttmbio.run_scores import write_run_scores
 from ttmbio.training import MetricLogger, fingerprint_of, log_row, prepare_work_dir
 from ttmbio.windows.dataset import PooledWindows, WindowDataset, make_loader
 from ttmbio.windows.labels import label_subset
@@ -103,6 +106,7 @@ class Finetuner:
     model: EncoderClassifier
     train: WindowDataset | PooledWindows
     val: WindowDataset | PooledWindows
+    test: WindowDataset
     train_idx: np.ndarray
     val_idx: np.ndarray
     fingerprint: str
@@ -168,11 +172,15 @@ def build_finetuner(
                 f"finetune.task={fp.task!r}; check splits and metrics/windows.json"
             )
     model = build_model(params, pretrained)
+    test = WindowDataset(
+        folder / "test.zarr", spec.channels, [spec.target], length=params.model.context_length
+    )
     tuner = Finetuner(
         params,
         model,
         train,
         val,
+        test,
         train_idx,
         val_idx,
         fingerprint_of(
@@ -204,6 +212,18 @@ def predict(
     return score_windows(
         t.model, ds, spec.target, spec.kind, (t.target_mean, t.target_std), subset=idx
     )
+
+
+def scored_splits(t: Finetuner) -> dict[str, dict[str, np.ndarray]]:
+    """The current weights' scores of the val windows early stopping watched, and of every
+    window of the test store; the test labels are copied beside them, not looked at
+    (evaluate is the first to compute anything from them)."""
+    spec = t.params.finetune.spec
+    scale = (t.target_mean, t.target_std)
+    return {
+        "val": scored_windows(t.model, t.val, spec.target, spec.kind, scale, subset=t.val_idx),
+        "test": scored_windows(t.model, t.test, spec.target, spec.kind, scale),
+    }
 
 
 def val_metrics(t: Finetuner) -> dict[str, float]:
@@ -365,6 +385,8 @@ def run_finetuning(
     best_row = max(t.history, key=lambda r: monitor_value(t, r))
     summary = {
         "task": t.params.finetune.task,
+        "dataset": t.params.finetune.spec.dataset,
+        "kind": t.params.finetune.spec.kind,
         "init": t.params.finetune.init,
         "mode": t.params.finetune.mode,
         "lora": t.params.finetune.lora.enabled,
@@ -386,5 +408,7 @@ def run_finetuning(
         save_checkpoint(tmp / "last.pt", final)
         atomic_write_json(tmp / "summary.json", summary)
         atomic_write_json(tmp / "history.json", t.history)
+        for split, scored in scored_splits(t).items():
+            write_run_scores(tmp, split, scored)
     shutil.rmtree(work, ignore_errors=True)  # resume is for interrupted runs only
     return summary

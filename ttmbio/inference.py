@@ -6,7 +6,6 @@ current params, so a model always sees its windows the way it was trained to.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,11 +18,12 @@ from ttmbio.errors import ConfigError, SourceError
 from ttmbio.model.encoder import TTMEncoder
 from ttmbio.model.heads import ClassifierHead, EncoderClassifier
 from ttmbio.params import FinetuneParams, ModelParams
+from ttmbio.run_scores import MODEL_FILE, Scored, model_digest
 from ttmbio.windows.dataset import PooledWindows, WindowDataset, make_loader
 from ttmbio.windows.recipe import WindowRecipe
 from ttmbio.windows.store import WindowStore
 
-MODEL_FILE = "best.pt"
+__all__ = ["MODEL_FILE", "model_digest"]  # re-exported: predict and bench load runs by them
 
 
 @dataclass
@@ -51,14 +51,6 @@ def to_scores(out: torch.Tensor, kind: str, target_scale: tuple[float, float]) -
         return torch.sigmoid(out)
     mean, std = target_scale
     return out * std + mean
-
-
-def model_digest(model_dir: Path) -> str:
-    """SHA-256 of the saved weights: ties a calibrator to the exact model it was fitted on."""
-    path = Path(model_dir) / MODEL_FILE
-    if not path.is_file():
-        raise SourceError(f"{path}: no fine-tuned model here; run `ttmbio finetune` first")
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _check_finetuned(ckpt: dict[str, Any], path: Path) -> None:
@@ -158,7 +150,26 @@ def check_fits(loaded: LoadedModel, store: WindowStore) -> None:
         )
 
 
-def score_store(loaded: LoadedModel, store: Path, batch_size: int = 256) -> dict[str, np.ndarray]:
+def scored_windows(
+    model: torch.nn.Module,
+    ds: WindowDataset | PooledWindows,
+    target: str,
+    kind: str,
+    target_scale: tuple[float, float],
+    subset: np.ndarray | None = None,
+    batch_size: int = 256,
+) -> Scored:
+    """Per-window scores and labels (all windows, or ``subset``) with the windows' ids."""
+    scores, labels = score_windows(model, ds, target, kind, target_scale, subset, batch_size)
+    picked = slice(None) if subset is None else subset
+    return {
+        "score": scores.numpy(),
+        "label": labels.numpy(),
+        **{key: ds.meta(key)[picked] for key in ("case_id", "subject_id", "start_s")},
+    }
+
+
+def score_store(loaded: LoadedModel, store: Path, batch_size: int = 256) -> Scored:
     """Per-window scores and labels of a whole store, with the windows' ids."""
     windows = WindowStore(store)
     check_fits(loaded, windows)
@@ -170,13 +181,6 @@ def score_store(loaded: LoadedModel, store: Path, batch_size: int = 256) -> dict
             "metrics/windows.json"
         )
     ds = WindowDataset(store, loaded.channels, targets=[loaded.target])
-    scores, labels = score_windows(
+    return scored_windows(
         loaded.model, ds, loaded.target, loaded.kind, loaded.target_scale, batch_size=batch_size
     )
-    return {
-        "score": scores.numpy(),
-        "label": labels.numpy(),
-        "case_id": ds.store.meta("case_id"),
-        "subject_id": ds.store.meta("subject_id"),
-        "start_s": ds.store.meta("start_s"),
-    }

@@ -113,22 +113,27 @@ def test_finetune_refuses_an_empty_val_split(no_val_no_test) -> None:
     assert not (ws / "models/finetune/new").exists() and not (ws / "metrics/finetune").exists()
 
 
-def test_calibrate_refuses_an_empty_val_split(no_val_no_test) -> None:
+def test_calibrate_refuses_a_run_without_val_scores(no_val_no_test) -> None:
+    """A run folder from before finetune wrote its scores: one line, nothing written."""
     ws, _ = no_val_no_test
+    (ws / "models/finetune/run/val_scores.csv").unlink()
     before = outputs(ws, "models/calibrate", "metrics/calibrate.json", "plots/calibrate")
     assert_refused(
         ttmbio(ws, "calibrate"),
-        "data/windows/butppg/val.zarr: the val split has no windows to score; give it cases "
-        "(splits.ratios.val > 0",
+        "models/finetune/run/val_scores.csv: this run has no scored val windows",
+        "re-run `ttmbio finetune` (dvc repro)",
     )
     assert outputs(ws, "models/calibrate", "metrics/calibrate.json", "plots/calibrate") == before
 
 
 def test_evaluate_refuses_an_empty_test_split(no_val_no_test) -> None:
+    """What finetune writes when the test store is empty (``splits.ratios.test`` 0)."""
     ws, _ = no_val_no_test
+    scores = ws / "models/finetune/run/test_scores.csv"
+    scores.write_text(scores.read_text().splitlines()[0] + "\n")
     assert_refused(
         ttmbio(ws, "evaluate"),
-        "data/windows/butppg/test.zarr: the test split has no windows to score",
+        "models/finetune/run/test_scores.csv: the test split has no windows to score",
         "splits.ratios.test > 0",
     )
     assert not (ws / "metrics/evaluate.json").exists() and not (ws / "plots/evaluate").exists()
