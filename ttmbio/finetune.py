@@ -14,8 +14,7 @@ which calibrate, evaluate and label-efficiency read instead of loading the model
 
 from __future__ import annotations
 
-import math
-import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,8 +29,11 @@ from torchmetrics.functional.classification import (
 )
 from tqdm import tqdm
 
-from ttmbio.atomic import atomic_dir, atomic_write_json
+from ttmbio import engine
+from ttmbio.atomic import atomic_write_json
 from ttmbio.checkpoint import check_compatible, load_checkpoint, save_checkpoint
+from ttmbio.distributed import DistInfo
+from ttmbio.engine import LoopSettings, Phase, Progress, snapshot
 from ttmbio.errors import SourceError
 from ttmbio.folds import case_folds, window_folds
 from ttmbio.inference import score_windows, scored_windows
@@ -42,7 +44,7 @@ from ttmbio.model.lora import LoraSettings, apply_lora, lora_fraction, merge_lor
 from ttmbio.model.unfreeze import set_stage, trainable_count
 from ttmbio.params import ModelParams, Params
 from ttmbio.run_scores import write_run_scores
-from ttmbio.training import MetricLogger, fingerprint_of, log_row, prepare_work_dir
+from ttmbio.training import MetricLogger, fingerprint_of
 from ttmbio.windows.dataset import PooledWindows, WindowDataset, make_loader
 from ttmbio.windows.labels import label_subset
 from ttmbio.windows.recipe import recipe_of
@@ -283,10 +285,6 @@ def _enter_stage(model: EncoderClassifier, name: str, last_n: int) -> None:
             param.requires_grad_(True)
 
 
-def _state(t: Finetuner) -> dict[str, torch.Tensor]:
-    return {k: v.detach().clone() for k, v in t.model.state_dict().items()}
-
-
 def _payload(
     t: Finetuner,
     best_state: dict[str, torch.Tensor],
@@ -320,6 +318,107 @@ def _payload(
     }
 
 
+@dataclass
+class _FinetuneRun:
+    """A fine-tuning run as the engine drives it (one process, CPU or one device)."""
+
+    t: Finetuner
+    show_progress: bool
+    dist: DistInfo = field(default_factory=lambda: DistInfo(0, 1, torch.device("cpu")))
+    counts: dict[str, int] = field(default_factory=dict)  # trainable parameters per phase
+
+    @property
+    def fingerprint(self) -> str:
+        return self.t.fingerprint
+
+    @property
+    def model(self) -> nn.Module:
+        return self.t.model
+
+    def phases(self) -> list[Phase]:
+        def enter(name: str, lr: float) -> Callable[[], torch.optim.Optimizer]:
+            def start() -> torch.optim.Optimizer:
+                _enter_stage(self.t.model, name, self.t.params.finetune.unfreeze_last_n)
+                self.counts[name] = trainable_count(self.t.model)
+                return torch.optim.AdamW(
+                    [p for p in self.t.model.parameters() if p.requires_grad],
+                    lr=lr,
+                    weight_decay=self.t.params.finetune.weight_decay,
+                )
+
+            return start
+
+        return [Phase(name, epochs, enter(name, lr)) for name, epochs, lr in stages(self.t.params)]
+
+    def train_epoch(self, epoch: int, optimizer: torch.optim.Optimizer) -> dict[str, float]:
+        return {"train_loss": train_epoch(self.t, optimizer, epoch, self.show_progress)}
+
+    def evaluate(self, epoch: int, phase: int) -> dict[str, float]:
+        return {**val_metrics(self.t), "stage": float(phase), "epoch": float(epoch + 1)}
+
+    def monitor(self, row: dict[str, float]) -> float:
+        return monitor_value(self.t, row)
+
+    def payload(self, progress: Progress, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
+        self.t.history = progress.history
+        best_state = progress.best_state if progress.best_state is not None else {}
+        return _payload(
+            self.t, best_state, progress.epoch - 1, progress.best, progress.bad_epochs, optimizer
+        )
+
+    def restore(self, ckpt: dict[str, Any]) -> Progress:
+        self.t.model.load_state_dict(ckpt["model"])
+        history = list(ckpt["history"])
+        self.t.history = history
+        return Progress(
+            ckpt["epoch"] + 1, history, ckpt["best"], ckpt["bad_epochs"], ckpt["best_model"]
+        )
+
+    def finish(
+        self, progress: Progress, optimizer: torch.optim.Optimizer, work: Path, out: Path
+    ) -> dict[str, Any]:
+        """best.pt (the best epoch's weights, LoRA merged), last.pt, summary, history and
+        the kept weights' val and test scores."""
+        t = self.t
+        best_state = progress.best_state if progress.best_state is not None else {}
+        t.model.load_state_dict(best_state)
+        fp = t.params.finetune
+        lora_share = lora_fraction(t.model) if fp.lora.enabled else None
+        if lora_share is not None:  # save plain TTM weights: adapters merged into the backbone
+            merge_lora(t.model)
+            best_state = snapshot(t.model)
+        best_row = max(t.history, key=lambda r: monitor_value(t, r))
+        summary = {
+            "task": fp.task,
+            "dataset": fp.spec.dataset,
+            "kind": fp.spec.kind,
+            "init": fp.init,
+            "mode": fp.mode,
+            "lora": fp.lora.enabled,
+            "label_fraction": fp.label_fraction,
+            "seed": fp.seed,
+            "train_windows": len(t.train_idx),
+            "val_windows": len(t.val_idx),
+            "best_epoch": int(best_row["epoch"]),
+            "epochs_run": len(t.history),
+            "trainable_parameters": self.counts,
+            **{k: v for k, v in best_row.items() if k.startswith("val_")},
+        }
+        if lora_share is not None:
+            summary["lora_fraction"] = lora_share
+        final = _payload(
+            t, best_state, len(t.history) - 1, progress.best, progress.bad_epochs, optimizer
+        )
+        best_ckpt = {k: v for k, v in final.items() if k not in ("optimizer", "best_model")}
+        save_checkpoint(out / "best.pt", {**best_ckpt, "model": best_state})
+        save_checkpoint(out / "last.pt", final)
+        atomic_write_json(out / "summary.json", summary)
+        atomic_write_json(out / "history.json", t.history)
+        for split, scored in scored_splits(t).items():
+            write_run_scores(out, split, scored)
+        return summary
+
+
 def run_finetuning(
     t: Finetuner,
     work: Path,
@@ -328,87 +427,6 @@ def run_finetuning(
     show_progress: bool = True,
 ) -> dict[str, Any]:
     """Train through the stages with early stopping; write ``out`` whole; return the summary."""
-    prepare_work_dir(work, t.fingerprint)
-    work = work / t.fingerprint
-    plan = stages(t.params)
-    epoch, best, bad_epochs = 0, -math.inf, 0
-    best_state = _state(t)
-    resume = load_checkpoint(work / "last.pt") if (work / "last.pt").is_file() else None
-    if resume is not None and resume["fingerprint"] == t.fingerprint:
-        t.model.load_state_dict(resume["model"])
-        best_state, t.history = resume["best_model"], list(resume["history"])
-        epoch, best, bad_epochs = resume["epoch"] + 1, resume["best"], resume["bad_epochs"]
-        for row in t.history:
-            log_row(logger, row)
-    else:
-        resume = None
-    counts: dict[str, int] = {}
-    start = 0
     fp = t.params.finetune
-    # an early stop survives a resume; none before min_epochs, so every init gets that budget
-    stopped = bad_epochs >= fp.patience and epoch >= fp.min_epochs
-    for number, (name, epochs, lr) in enumerate(plan, start=1):
-        _enter_stage(t.model, name, t.params.finetune.unfreeze_last_n)
-        counts[name] = trainable_count(t.model)
-        optimizer = torch.optim.AdamW(
-            [p for p in t.model.parameters() if p.requires_grad],
-            lr=lr,
-            weight_decay=t.params.finetune.weight_decay,
-        )
-        if resume is not None and start <= resume["epoch"] < start + epochs:
-            optimizer.load_state_dict(resume["optimizer"])
-        for e in range(start, start + epochs):
-            if e < epoch or stopped:
-                continue
-            row = {
-                "train_loss": train_epoch(t, optimizer, e, show_progress),
-                **val_metrics(t),
-                "stage": float(number),
-                "epoch": float(e + 1),
-            }
-            t.history.append(row)
-            log_row(logger, row)
-            if monitor_value(t, row) > best:
-                best, bad_epochs, best_state = monitor_value(t, row), 0, _state(t)
-            else:
-                bad_epochs += 1
-            save_checkpoint(
-                work / "last.pt", _payload(t, best_state, e, best, bad_epochs, optimizer)
-            )
-            stopped = bad_epochs >= fp.patience and e + 1 >= fp.min_epochs
-        start += epochs
-    t.model.load_state_dict(best_state)
-    lora_share = lora_fraction(t.model) if t.params.finetune.lora.enabled else None
-    if lora_share is not None:  # save plain TTM weights: adapters merged into the backbone
-        merge_lora(t.model)
-        best_state = _state(t)
-    best_row = max(t.history, key=lambda r: monitor_value(t, r))
-    summary = {
-        "task": t.params.finetune.task,
-        "dataset": t.params.finetune.spec.dataset,
-        "kind": t.params.finetune.spec.kind,
-        "init": t.params.finetune.init,
-        "mode": t.params.finetune.mode,
-        "lora": t.params.finetune.lora.enabled,
-        "label_fraction": t.params.finetune.label_fraction,
-        "seed": t.params.finetune.seed,
-        "train_windows": len(t.train_idx),
-        "val_windows": len(t.val_idx),
-        "best_epoch": int(best_row["epoch"]),
-        "epochs_run": len(t.history),
-        "trainable_parameters": counts,
-        **{k: v for k, v in best_row.items() if k.startswith("val_")},
-    }
-    if lora_share is not None:
-        summary["lora_fraction"] = lora_share
-    final = _payload(t, best_state, len(t.history) - 1, best, bad_epochs, optimizer)
-    with atomic_dir(out) as tmp:
-        best_ckpt = {k: v for k, v in final.items() if k not in ("optimizer", "best_model")}
-        save_checkpoint(tmp / "best.pt", {**best_ckpt, "model": best_state})
-        save_checkpoint(tmp / "last.pt", final)
-        atomic_write_json(tmp / "summary.json", summary)
-        atomic_write_json(tmp / "history.json", t.history)
-        for split, scored in scored_splits(t).items():
-            write_run_scores(tmp, split, scored)
-    shutil.rmtree(work, ignore_errors=True)  # resume is for interrupted runs only
-    return summary
+    settings = LoopSettings(patience=fp.patience, min_epochs=fp.min_epochs, best_in_memory=True)
+    return engine.train(_FinetuneRun(t, show_progress), settings, work, out, logger)

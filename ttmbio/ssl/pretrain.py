@@ -13,7 +13,6 @@ at the end.
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -26,9 +25,10 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 from transformers import get_cosine_schedule_with_warmup
 
-from ttmbio.atomic import atomic_dir, atomic_write_json
-from ttmbio.checkpoint import load_checkpoint, save_checkpoint
-from ttmbio.distributed import DistInfo, barrier
+from ttmbio import engine
+from ttmbio.atomic import atomic_write_json
+from ttmbio.distributed import DistInfo
+from ttmbio.engine import LoopSettings, Phase, Progress
 from ttmbio.errors import SourceError
 from ttmbio.model.decoder import MaskedAutoencoder, PatchDecoder, SpectrumHead
 from ttmbio.model.encoder import TTMEncoder, load_pretrained
@@ -41,7 +41,7 @@ from ttmbio.ssl.losses import (
 )
 from ttmbio.ssl.masking import apply_mask, expand_to_samples, patch_mask
 from ttmbio.ssl.spectrum import band_edges, log_band_power
-from ttmbio.training import MetricLogger, fingerprint_of, log_row, prepare_work_dir
+from ttmbio.training import MetricLogger, fingerprint_of
 from ttmbio.windows.dataset import WindowDataset, make_loader
 
 DATASET = "vitaldb"
@@ -261,40 +261,89 @@ def _payload(
     }
 
 
-def _resume(t: Pretrainer, work: Path) -> tuple[int, list[dict[str, float]], float]:
-    """Restore from ``work/last.pt`` when it belongs to this run; else start at epoch 0."""
-    last = work / "last.pt"
-    if not (t.params.pretrain.resume and last.is_file()):
-        return 0, [], float("inf")
-    ckpt = load_checkpoint(last)
-    if ckpt.get("fingerprint") != t.fingerprint:
-        return 0, [], float("inf")
-    t.model.encoder.load_state_dict(ckpt["encoder"])
-    t.model.decoder.load_state_dict(ckpt["decoder"])
-    if t.model.spectrum is not None:
-        t.model.spectrum.load_state_dict(ckpt["spectrum"])
-    t.optimizer.load_state_dict(ckpt["optimizer"])
-    t.scheduler.load_state_dict(ckpt["scheduler"])
-    return int(ckpt["epoch"]) + 1, list(ckpt["history"]), float(ckpt["best_val_loss"])
+@dataclass
+class _PretrainRun:
+    """A pretraining run as the engine drives it: one phase, no early stopping, every
+    epoch's checkpoint kept when it improves the val loss (``best.pt``)."""
 
+    t: Pretrainer
+    show_progress: bool
+    baseline: float  # val masked NMSE of linear interpolation (rank 0)
 
-def weights_digest(model: nn.Module) -> str:
-    """A hash of every parameter: equal on all DDP ranks when they trained in step."""
-    h = hashlib.sha256()
-    for name, tensor in sorted(model.state_dict().items()):
-        h.update(name.encode())
-        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()[:16]
+    @property
+    def fingerprint(self) -> str:
+        return self.t.fingerprint
 
+    @property
+    def model(self) -> nn.Module:
+        return self.t.model
 
-def _check_in_step(t: Pretrainer) -> None:
-    """Refuse to save replicas that diverged (a DDP bug would otherwise go unnoticed)."""
-    if not t.dist.distributed:
-        return
-    digests: list[str | None] = [None] * t.dist.world_size
-    torch.distributed.all_gather_object(digests, weights_digest(t.model))
-    if len(set(digests)) != 1:
-        raise RuntimeError(f"DDP replicas diverged: weight digests {digests}")
+    @property
+    def dist(self) -> DistInfo:
+        return self.t.dist
+
+    def phases(self) -> list[Phase]:
+        return [Phase("all", self.t.params.pretrain.epochs, lambda: self.t.optimizer)]
+
+    def train_epoch(self, epoch: int, optimizer: torch.optim.Optimizer) -> dict[str, float]:
+        # no timings in the history: outputs must be byte-identical between reruns
+        return train_epoch(self.t, epoch, self.show_progress and self.dist.is_main)
+
+    def evaluate(self, epoch: int, phase: int) -> dict[str, Any]:
+        return evaluate(self.t) | {
+            "val_nmse_interp": self.baseline,
+            "lr": self.t.scheduler.get_last_lr()[0],
+            "epoch": epoch + 1,
+        }
+
+    def monitor(self, row: dict[str, float]) -> float:
+        return -row["val_loss"]
+
+    def payload(self, progress: Progress, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
+        return _payload(self.t, progress.epoch - 1, progress.history, -progress.best)
+
+    def restore(self, ckpt: dict[str, Any]) -> Progress:
+        """Weights and schedule; the engine restores the optimizer."""
+        t = self.t
+        t.model.encoder.load_state_dict(ckpt["encoder"])
+        t.model.decoder.load_state_dict(ckpt["decoder"])
+        if t.model.spectrum is not None:
+            t.model.spectrum.load_state_dict(ckpt["spectrum"])
+        t.scheduler.load_state_dict(ckpt["scheduler"])
+        best = -float(ckpt["best_val_loss"])
+        return Progress(int(ckpt["epoch"]) + 1, list(ckpt["history"]), best)
+
+    def report(self, row: dict[str, float]) -> None:
+        tqdm.write(
+            f"pretrain epoch {row['epoch']}/{self.t.params.pretrain.epochs}: train "
+            f"{row['train_loss']:.4f} val {row['val_loss']:.4f} val NMSE {row['val_nmse']:.3f} "
+            f"(interpolation {self.baseline:.3f})"
+        )
+
+    def finish(
+        self, progress: Progress, optimizer: torch.optim.Optimizer, work: Path, out: Path
+    ) -> dict[str, Any]:
+        """Every checkpoint of the work folder, the summary and the history."""
+        t, history = self.t, progress.history
+        best_row = min(history, key=lambda r: r["val_loss"])
+        summary = {
+            "best_epoch": int(best_row["epoch"]),
+            "best_val_loss": best_row["val_loss"],
+            "val_nmse": best_row["val_nmse"],
+            "val_nmse_interp": self.baseline,
+            "nmse_ratio_to_interp": best_row["val_nmse"] / self.baseline,
+            "epochs": t.params.pretrain.epochs,
+            "train_windows": len(t.train),
+            "val_windows": len(t.val),
+            "channels": list(t.params.model.channels),
+            "parameters": sum(p.numel() for p in t.model.encoder.parameters()),
+            "world_size": t.dist.world_size,
+        }
+        for ckpt in sorted(work.glob("*.pt")):
+            shutil.copy2(ckpt, out / ckpt.name)
+        atomic_write_json(out / "summary.json", summary)
+        atomic_write_json(out / "history.json", history)
+        return summary
 
 
 def run_pretraining(
@@ -309,64 +358,8 @@ def run_pretraining(
     Returns the summary written to ``out/summary.json`` (rank 0; other ranks get ``{}``).
     """
     pp = t.params.pretrain
-    if t.dist.is_main:
-        prepare_work_dir(work, t.fingerprint)
-    barrier(t.dist)
-    work = work / t.fingerprint
-    start, history, best = _resume(t, work)
     main = t.dist.is_main
     baseline = evaluate(t, with_baseline=True)["val_nmse_interp"] if main else float("nan")
-    for row in history if main else []:  # a resumed run's curves still start at epoch 1
-        log_row(logger, row)
-    for epoch in range(start, pp.epochs):
-        # no timings in the history: outputs must be byte-identical between reruns
-        row = train_epoch(t, epoch, show_progress and main)
-        if main:
-            row |= evaluate(t)
-            row |= {
-                "val_nmse_interp": baseline,
-                "lr": t.scheduler.get_last_lr()[0],
-                "epoch": epoch + 1,
-            }
-            history.append(row)
-            log_row(logger, row)
-            improved = row["val_loss"] < best
-            best = min(best, row["val_loss"])
-            payload = _payload(t, epoch, history, best)
-            # last.pt goes last: a run killed before it redoes this epoch, so best.pt and
-            # the numbered checkpoint of every epoch in last.pt's history exist
-            if improved:
-                save_checkpoint(work / "best.pt", payload)
-            if (epoch + 1) % pp.checkpoint_every == 0:
-                save_checkpoint(work / f"epoch_{epoch + 1:03d}.pt", payload)
-            save_checkpoint(work / "last.pt", payload)
-            tqdm.write(
-                f"pretrain epoch {epoch + 1}/{pp.epochs}: train {row['train_loss']:.4f}"
-                f" val {row['val_loss']:.4f} val NMSE {row['val_nmse']:.3f} "
-                f"(interpolation {baseline:.3f})"
-            )
-        barrier(t.dist)
-    _check_in_step(t)
-    if not main:
-        return {}
-    best_row = min(history, key=lambda r: r["val_loss"])
-    summary = {
-        "best_epoch": int(best_row["epoch"]),
-        "best_val_loss": best_row["val_loss"],
-        "val_nmse": best_row["val_nmse"],
-        "val_nmse_interp": baseline,
-        "nmse_ratio_to_interp": best_row["val_nmse"] / baseline,
-        "epochs": pp.epochs,
-        "train_windows": len(t.train),
-        "val_windows": len(t.val),
-        "channels": list(t.params.model.channels),
-        "parameters": sum(p.numel() for p in t.model.encoder.parameters()),
-        "world_size": t.dist.world_size,
-    }
-    with atomic_dir(out) as tmp:
-        for ckpt in sorted(work.glob("*.pt")):
-            shutil.copy2(ckpt, tmp / ckpt.name)
-        atomic_write_json(tmp / "summary.json", summary)
-        atomic_write_json(tmp / "history.json", history)
-    shutil.rmtree(work, ignore_errors=True)  # resume is for interrupted runs only
-    return summary
+    run = _PretrainRun(t, show_progress, baseline)
+    settings = LoopSettings(resume=pp.resume, checkpoint_every=pp.checkpoint_every)
+    return engine.train(run, settings, work, out, logger, run.report)
