@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -28,21 +30,23 @@ def finetune(
     plots: Path = typer.Option(Path("plots/finetune"), help="folder for PNG curves."),
     params: Path = ParamsOption,
 ) -> None:
-    """Train a head (staged unfreezing or LoRA) on the task's windows; early-stop on val."""
+    """Train a head (staged unfreezing or LoRA) on the task's windows; early-stop on val.
+    Under torchrun, one process per device, each training on its share of every batch."""
     cfg = load_params(params)
     cfg = override_finetune(cfg, task=task, init=init, label_fraction=label_fraction, seed=seed)
-    from dvclive import Live
+    from ttmbio.distributed import barrier, init_distributed, shutdown
 
+    info = init_distributed()
+    try:
+        summary = _train(cfg, windows, pretrained, work / name, out / name, metrics / name, info)
+        gc.collect()  # free the DDP wrapper while the process group exists (see pretrain)
+        barrier(info)
+    finally:
+        shutdown(info)
+    if not info.is_main:
+        return
     from ttmbio.curves import plot_curves
-    from ttmbio.finetune import build_finetuner, run_finetuning
 
-    tuner = build_finetuner(cfg, windows, pretrained)
-    live = Live(dir=str(metrics / name), save_dvc_exp=False, dvcyaml=None)
-    summary = run_finetuning(tuner, work / name, out / name, live)
-    live.summary.update(
-        {k: v for k, v in summary.items() if isinstance(v, float | int) and not isinstance(v, bool)}
-    )
-    live.end()
     history = json.loads((out / name / "history.json").read_text())
     watched = ["val_auroc", "val_auprc"] if "val_auroc" in history[0] else ["val_mae"]
     plot_curves(
@@ -58,3 +62,27 @@ def finetune(
         f"{summary['best_epoch']}: val {'AUROC' if 'val_auroc' in summary else 'MAE'} "
         f"{best:.3f} -> {out / name}"
     )
+
+
+def _train(
+    cfg: Any, windows: Path, pretrained: Path, work: Path, out: Path, metrics: Path, info: Any
+) -> dict[str, Any]:
+    """Build and run the fine-tuning; the dvclive folder is made (rank 0) only once the run
+    is built, so windows or params that cannot work are refused with nothing written."""
+    from dvclive import Live
+
+    from ttmbio.finetune import build_finetuner, run_finetuning
+
+    tuner = build_finetuner(cfg, windows, pretrained, dist=info)
+    live = Live(dir=str(metrics), save_dvc_exp=False, dvcyaml=None) if info.is_main else None
+    summary = run_finetuning(tuner, work, out, live)
+    if live is not None:
+        live.summary.update(
+            {
+                k: v
+                for k, v in summary.items()
+                if isinstance(v, float | int) and not isinstance(v, bool)
+            }
+        )
+        live.end()
+    return summary

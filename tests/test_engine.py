@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -167,3 +169,12 @@ def test_best_on_disk_and_numbered_checkpoints(tmp_path: Path) -> None:
     history = load_checkpoint(tmp_path / "out/last.pt")["history"]
     assert [r["val_loss"] for r in history[:3]] == sorted(r["val_loss"] for r in history[:3])[::-1]
     assert run.best_epoch == 3  # improved through epoch 3, flat after: best.pt is epoch 3's
+
+
+def test_autocast_is_bf16_on_cuda_only() -> None:
+    assert isinstance(engine.autocast(torch.device("cpu"), "auto"), contextlib.nullcontext)
+    assert isinstance(engine.autocast(torch.device("cuda"), "off"), contextlib.nullcontext)
+    with warnings.catch_warnings():  # without a GPU torch warns that it disables autocast
+        warnings.simplefilter("ignore", UserWarning)
+        on_gpu = engine.autocast(torch.device("cuda"), "auto")
+    assert isinstance(on_gpu, torch.autocast) and on_gpu.fast_dtype == torch.bfloat16

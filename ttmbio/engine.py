@@ -11,6 +11,7 @@ The engine owns what every training run shares:
 - the checkpoints: the best epoch's weights (in memory, or in ``best.pt``), numbered files
   every ``checkpoint_every`` epochs and ``last.pt`` always last, so a run killed at any
   point redoes at most one epoch;
+- mixed precision: bfloat16 autocast on CUDA (``amp: auto``), float32 on CPU;
 - under DDP: every rank trains, rank 0 evaluates and writes, a barrier ends each epoch and
   the replicas' weights are checked to be equal at the end;
 - the output folder, written whole by the run's ``finish`` (``atomic_dir``), and the work
@@ -27,6 +28,7 @@ import hashlib
 import math
 import shutil
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -104,6 +106,14 @@ class Run(Protocol):
         """Write the output files into ``out`` (a temp folder renamed when complete) and
         return the run's summary."""
         ...
+
+
+def autocast(device: torch.device, amp: str) -> AbstractContextManager:
+    """bfloat16 autocast on CUDA when ``amp`` is "auto" (no loss scaling needed: bf16 has
+    float32's range); CPU runs stay float32, byte-identical between reruns."""
+    if amp == "auto" and device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return nullcontext()
 
 
 def weights_digest(model: nn.Module) -> str:

@@ -33,7 +33,7 @@ from ttmbio import engine
 from ttmbio.atomic import atomic_write_json
 from ttmbio.checkpoint import check_compatible, load_checkpoint, save_checkpoint
 from ttmbio.distributed import DistInfo
-from ttmbio.engine import LoopSettings, Phase, Progress, snapshot
+from ttmbio.engine import LoopSettings, Phase, Progress, autocast, snapshot
 from ttmbio.errors import SourceError
 from ttmbio.folds import case_folds, window_folds
 from ttmbio.inference import score_windows, scored_windows
@@ -116,6 +116,19 @@ class Finetuner:
     target_std: float = 1.0
     pos_weight: float = 1.0
     history: list[dict[str, float]] = field(default_factory=list)
+    dist: DistInfo = field(default_factory=lambda: DistInfo(0, 1, torch.device("cpu")))
+    net: nn.Module | None = None  # the model, DDP-wrapped for the current phase under torchrun
+
+    def __post_init__(self) -> None:
+        self.model.to(self.dist.device)
+        self.net = self.model
+
+    def wrap(self) -> None:
+        """Under torchrun, a DDP wrapper over the parameters that train in this phase (DDP
+        buckets the trainable parameters when it is built, so each phase builds its own)."""
+        if self.dist.distributed:
+            ids = [self.dist.device.index] if self.dist.device.type == "cuda" else None
+            self.net = nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
 
     @property
     def binary(self) -> bool:
@@ -123,7 +136,7 @@ class Finetuner:
 
     def loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         if self.binary:
-            weight = torch.tensor(self.pos_weight)
+            weight = torch.tensor(self.pos_weight, device=logits.device)
             return nn.functional.binary_cross_entropy_with_logits(logits, y, pos_weight=weight)
         return nn.functional.mse_loss(logits, (y - self.target_mean) / self.target_std)
 
@@ -157,9 +170,11 @@ def build_finetuner(
     pretrained: Path | None,
     fold: int | None = None,
     split_doc: dict[str, Any] | None = None,
+    dist: DistInfo | None = None,
 ) -> Finetuner:
     """Model and data of a run; ``fold`` (with the split file) makes it a cross-validation
-    fold: trained on the other folds of train+val, validated on this one."""
+    fold: trained on the other folds of train+val, validated on this one. ``dist``: the
+    process group under torchrun (each rank trains on its share of the batches)."""
     fp, spec = params.finetune, params.finetune.spec
     folder = windows / spec.dataset
     train, val, y_train, y_val = _split_datasets(params, folder, fold, split_doc)
@@ -195,6 +210,7 @@ def build_finetuner(
                 else None,
             }
         ),
+        dist=dist or DistInfo(0, 1, torch.device("cpu")),
     )
     labels = y_train[train_idx]
     if spec.kind == "binary":
@@ -250,11 +266,19 @@ def monitor_value(t: Finetuner, row: dict[str, float]) -> float:
 
 def train_epoch(t: Finetuner, optimizer: torch.optim.Optimizer, epoch: int, show: bool) -> float:
     fp = t.params.finetune
-    torch.manual_seed(fp.seed * 1_000_003 + epoch)
+    torch.manual_seed(fp.seed * 1_000_003 + epoch + t.dist.rank)  # dropout
     t.model.train()
     if not any(p.requires_grad for p in t.model.encoder.parameters()):
         t.model.encoder.eval()  # a frozen encoder is a fixed feature extractor: no dropout
-    loader = make_loader(t.train, fp.batch_size, shuffle=True, seed=fp.seed, subset=t.train_idx)
+    loader = make_loader(
+        t.train,
+        fp.batch_size,
+        shuffle=True,
+        seed=fp.seed,
+        rank=t.dist.rank,
+        world_size=t.dist.world_size,
+        subset=t.train_idx,
+    )
     loader.batch_sampler.set_epoch(epoch)  # type: ignore[union-attr]
     total, n = 0.0, 0
     for batch in tqdm(
@@ -264,7 +288,11 @@ def train_epoch(t: Finetuner, optimizer: torch.optim.Optimizer, epoch: int, show
         leave=False,
         dynamic_ncols=True,
     ):
-        loss = t.loss(t.model(batch["x"])[:, 0], batch[fp.spec.target].float())
+        x = batch["x"].to(t.dist.device, non_blocking=True)
+        y = batch[fp.spec.target].float().to(t.dist.device, non_blocking=True)
+        with autocast(t.dist.device, fp.amp):
+            out = (t.net or t.model)(x)[:, 0]
+        loss = t.loss(out.float(), y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         nn.utils.clip_grad_norm_([p for p in t.model.parameters() if p.requires_grad], fp.grad_clip)
@@ -324,8 +352,11 @@ class _FinetuneRun:
 
     t: Finetuner
     show_progress: bool
-    dist: DistInfo = field(default_factory=lambda: DistInfo(0, 1, torch.device("cpu")))
     counts: dict[str, int] = field(default_factory=dict)  # trainable parameters per phase
+
+    @property
+    def dist(self) -> DistInfo:
+        return self.t.dist
 
     @property
     def fingerprint(self) -> str:
@@ -340,6 +371,7 @@ class _FinetuneRun:
             def start() -> torch.optim.Optimizer:
                 _enter_stage(self.t.model, name, self.t.params.finetune.unfreeze_last_n)
                 self.counts[name] = trainable_count(self.t.model)
+                self.t.wrap()
                 return torch.optim.AdamW(
                     [p for p in self.t.model.parameters() if p.requires_grad],
                     lr=lr,
@@ -351,7 +383,8 @@ class _FinetuneRun:
         return [Phase(name, epochs, enter(name, lr)) for name, epochs, lr in stages(self.t.params)]
 
     def train_epoch(self, epoch: int, optimizer: torch.optim.Optimizer) -> dict[str, float]:
-        return {"train_loss": train_epoch(self.t, optimizer, epoch, self.show_progress)}
+        show = self.show_progress and self.dist.is_main
+        return {"train_loss": train_epoch(self.t, optimizer, epoch, show)}
 
     def evaluate(self, epoch: int, phase: int) -> dict[str, float]:
         return {**val_metrics(self.t), "stage": float(phase), "epoch": float(epoch + 1)}

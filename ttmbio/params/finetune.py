@@ -91,6 +91,7 @@ class FinetuneParams(Section):
     # no early stop before this many epochs: every init gets at least the same budget
     min_epochs: Annotated[int, Field(ge=0)] = 8
     grad_clip: Annotated[float, Field(gt=0)] = 1.0
+    amp: Literal["auto", "off"] = "auto"  # bf16 autocast on CUDA; CPU stays float32
     class_balance: Literal["weights", "none"] = "weights"
     inflation_noise: Annotated[float, Field(ge=0)] = 0.01
     head: HeadParams = HeadParams()

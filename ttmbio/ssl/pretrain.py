@@ -14,7 +14,6 @@ at the end.
 from __future__ import annotations
 
 import shutil
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ from transformers import get_cosine_schedule_with_warmup
 from ttmbio import engine
 from ttmbio.atomic import atomic_write_json
 from ttmbio.distributed import DistInfo
-from ttmbio.engine import LoopSettings, Phase, Progress
+from ttmbio.engine import LoopSettings, Phase, Progress, autocast
 from ttmbio.errors import SourceError
 from ttmbio.model.decoder import MaskedAutoencoder, PatchDecoder, SpectrumHead
 from ttmbio.model.encoder import TTMEncoder, load_pretrained
@@ -160,9 +159,7 @@ def _losses(
     """The loss and its parts (``loss``, ``msm``, ``stft``, ``spectrum``), and the windows
     as reconstructed."""
     pp = t.params.pretrain
-    amp = pp.amp == "auto" and t.dist.device.type == "cuda"
-    ctx = torch.autocast("cuda", dtype=torch.bfloat16) if amp else nullcontext()
-    with ctx:
+    with autocast(t.dist.device, pp.amp):
         recon, bands = t.net(apply_mask(x, sample_mask), ~sample_mask)
     recon = recon.float()
     msm = masked_mse(recon, x, sample_mask)
