@@ -12,7 +12,7 @@ import typer
 from pydantic import ValidationError
 from tqdm import tqdm
 
-from ttmbio.errors import ConfigError, TtmbioError
+from ttmbio.errors import ConfigError, TtmbioError, validation_reason
 from ttmbio.params import Params
 
 P = ParamSpec("P")
@@ -62,7 +62,7 @@ def override_finetune(cfg: Params, **values: Any) -> Params:
     try:
         finetune = cfg.finetune.model_validate({**cfg.finetune.model_dump(), **given})
     except ValidationError as err:
-        reasons = "; ".join(e["msg"].removeprefix("Value error, ") for e in err.errors())
+        reasons = "; ".join(validation_reason(e) for e in err.errors())
         options = ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in given.items())
         raise ConfigError(f"{options}: {reasons}") from None
     return cfg.model_copy(update={"finetune": finetune})

@@ -36,7 +36,7 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
 from ttmbio.bootstrap import weighted_ece
-from ttmbio.errors import ConfigError
+from ttmbio.errors import ConfigError, validation_reason
 from ttmbio.params import CalibrateParams
 
 Method = Literal["temperature", "platt", "isotonic"]
@@ -156,7 +156,7 @@ def _one_line(err: ValidationError, method: Any) -> str:
     if first["type"] in ("union_tag_invalid", "union_tag_not_found"):
         return f"unknown calibration method {method!r}; expected one of {list(METHODS)}"
     loc = ".".join(str(p) for p in first["loc"][1:])  # drop the union tag
-    return f"calibrator {method!r}: {loc}: {first['msg'].removeprefix('Value error, ')}"
+    return f"calibrator {method!r}: {loc}: {validation_reason(first)}"
 
 
 def _validate_params(method: Any, params: Any) -> dict[str, Any]:

@@ -53,10 +53,16 @@ class FastDropout(nn.Module):
         return f"p={self.p}"
 
 
-def use_fast_dropout(module: nn.Module) -> nn.Module:
-    """Replace every ``nn.Dropout`` inside ``module`` by :class:`FastDropout`; returns it."""
+def swap_dropout(module: nn.Module, old: type[nn.Module], new: type[nn.Module]) -> nn.Module:
+    """Replace every dropout layer of exactly type ``old`` inside ``module`` by ``new`` with
+    the same ``p`` (in place); returns ``module``."""
     for parent in list(module.modules()):
         for name, child in list(parent.named_children()):
-            if type(child) is nn.Dropout:
-                setattr(parent, name, FastDropout(child.p))
+            if type(child) is old:
+                setattr(parent, name, new(child.p))
     return module
+
+
+def use_fast_dropout(module: nn.Module) -> nn.Module:
+    """Replace every ``nn.Dropout`` inside ``module`` by :class:`FastDropout`; returns it."""
+    return swap_dropout(module, nn.Dropout, FastDropout)

@@ -108,6 +108,25 @@ class Run(Protocol):
         ...
 
 
+class OverTrainer:
+    """Base of a :class:`Run` that drives a trainer object ``t`` (a Pretrainer, a
+    Finetuner): the fingerprint, model and process group are the trainer's."""
+
+    t: Any
+
+    @property
+    def fingerprint(self) -> str:
+        return self.t.fingerprint
+
+    @property
+    def model(self) -> nn.Module:
+        return self.t.model
+
+    @property
+    def dist(self) -> DistInfo:
+        return self.t.dist
+
+
 def autocast(device: torch.device, amp: str) -> AbstractContextManager:
     """bfloat16 autocast on CUDA when ``amp`` is "auto" (no loss scaling needed: bf16 has
     float32's range); CPU runs stay float32, byte-identical between reruns."""

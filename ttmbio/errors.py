@@ -6,6 +6,8 @@ Each names the file or param at fault and what to do about it; the CLI prints
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class TtmbioError(Exception):
     """Base class: a failure the user can act on, described in one line."""
@@ -21,3 +23,9 @@ class SourceError(TtmbioError):
 
 class CaseError(SourceError):
     """One case or record cannot be used; the stage skips it and reports it."""
+
+
+def validation_reason(error: dict[str, Any]) -> str:
+    """One pydantic error's message, without the "Value error, " prefix pydantic gives the
+    messages of our own validators: the part of a one-line error that says what is wrong."""
+    return str(error["msg"]).removeprefix("Value error, ")

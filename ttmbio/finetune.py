@@ -33,10 +33,10 @@ from ttmbio import engine
 from ttmbio.atomic import atomic_write_json
 from ttmbio.checkpoint import check_compatible, load_checkpoint, save_checkpoint
 from ttmbio.distributed import DistInfo
-from ttmbio.engine import LoopSettings, Phase, Progress, autocast, snapshot
+from ttmbio.engine import LoopSettings, OverTrainer, Phase, Progress, autocast, snapshot
 from ttmbio.errors import SourceError
 from ttmbio.folds import case_folds, window_folds
-from ttmbio.inference import score_windows, scored_windows
+from ttmbio.inference import score_windows, with_ids
 from ttmbio.model.encoder import TTMEncoder
 from ttmbio.model.heads import ClassifierHead, EncoderClassifier
 from ttmbio.model.inflate import inflate_encoder
@@ -45,7 +45,7 @@ from ttmbio.model.unfreeze import set_stage, trainable_count
 from ttmbio.params import ModelParams, Params
 from ttmbio.run_scores import write_run_scores
 from ttmbio.training import MetricLogger, fingerprint_of
-from ttmbio.windows.dataset import PooledWindows, WindowDataset, make_loader
+from ttmbio.windows.dataset import PooledWindows, WindowDataset, epoch_loader
 from ttmbio.windows.labels import label_subset
 from ttmbio.windows.recipe import recipe_of
 from ttmbio.windows.store import read_stats
@@ -223,9 +223,10 @@ def build_finetuner(
 
 
 def predict(
-    t: Finetuner, ds: WindowDataset | PooledWindows, idx: np.ndarray
+    t: Finetuner, ds: WindowDataset | PooledWindows, idx: np.ndarray | None
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Scores (probabilities, or targets in their units) and labels for windows ``idx``."""
+    """Scores (probabilities, or targets in their units) and labels for windows ``idx``
+    (None: every window, in store order)."""
     spec = t.params.finetune.spec
     return score_windows(
         t.model, ds, spec.target, spec.kind, (t.target_mean, t.target_std), subset=idx
@@ -236,11 +237,9 @@ def scored_splits(t: Finetuner) -> dict[str, dict[str, np.ndarray]]:
     """The current weights' scores of the val windows early stopping watched, and of every
     window of the test store; the test labels are copied beside them, not looked at
     (evaluate is the first to compute anything from them)."""
-    spec = t.params.finetune.spec
-    scale = (t.target_mean, t.target_std)
     return {
-        "val": scored_windows(t.model, t.val, spec.target, spec.kind, scale, subset=t.val_idx),
-        "test": scored_windows(t.model, t.test, spec.target, spec.kind, scale),
+        split: with_ids(ds, *predict(t, ds, idx), idx)
+        for split, ds, idx in (("val", t.val, t.val_idx), ("test", t.test, None))
     }
 
 
@@ -270,16 +269,9 @@ def train_epoch(t: Finetuner, optimizer: torch.optim.Optimizer, epoch: int, show
     t.model.train()
     if not any(p.requires_grad for p in t.model.encoder.parameters()):
         t.model.encoder.eval()  # a frozen encoder is a fixed feature extractor: no dropout
-    loader = make_loader(
-        t.train,
-        fp.batch_size,
-        shuffle=True,
-        seed=fp.seed,
-        rank=t.dist.rank,
-        world_size=t.dist.world_size,
-        subset=t.train_idx,
+    loader = epoch_loader(
+        t.train, fp.batch_size, fp.seed, epoch, t.dist.rank, t.dist.world_size, t.train_idx
     )
-    loader.batch_sampler.set_epoch(epoch)  # type: ignore[union-attr]
     total, n = 0.0, 0
     for batch in tqdm(
         loader,
@@ -347,24 +339,12 @@ def _payload(
 
 
 @dataclass
-class _FinetuneRun:
+class _FinetuneRun(OverTrainer):
     """A fine-tuning run as the engine drives it (one process, CPU or one device)."""
 
     t: Finetuner
     show_progress: bool
     counts: dict[str, int] = field(default_factory=dict)  # trainable parameters per phase
-
-    @property
-    def dist(self) -> DistInfo:
-        return self.t.dist
-
-    @property
-    def fingerprint(self) -> str:
-        return self.t.fingerprint
-
-    @property
-    def model(self) -> nn.Module:
-        return self.t.model
 
     def phases(self) -> list[Phase]:
         def enter(name: str, lr: float) -> Callable[[], torch.optim.Optimizer]:

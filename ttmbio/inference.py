@@ -150,17 +150,13 @@ def check_fits(loaded: LoadedModel, store: WindowStore) -> None:
         )
 
 
-def scored_windows(
-    model: torch.nn.Module,
+def with_ids(
     ds: WindowDataset | PooledWindows,
-    target: str,
-    kind: str,
-    target_scale: tuple[float, float],
+    scores: torch.Tensor,
+    labels: torch.Tensor,
     subset: np.ndarray | None = None,
-    batch_size: int = 256,
 ) -> Scored:
-    """Per-window scores and labels (all windows, or ``subset``) with the windows' ids."""
-    scores, labels = score_windows(model, ds, target, kind, target_scale, subset, batch_size)
+    """:func:`score_windows`' output (all windows, or ``subset``) with the windows' ids."""
     picked = slice(None) if subset is None else subset
     return {
         "score": scores.numpy(),
@@ -181,6 +177,7 @@ def score_store(loaded: LoadedModel, store: Path, batch_size: int = 256) -> Scor
             "metrics/windows.json"
         )
     ds = WindowDataset(store, loaded.channels, targets=[loaded.target])
-    return scored_windows(
+    scores, labels = score_windows(
         loaded.model, ds, loaded.target, loaded.kind, loaded.target_scale, batch_size=batch_size
     )
+    return with_ids(ds, scores, labels)

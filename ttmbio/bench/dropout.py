@@ -16,19 +16,14 @@ from typing import Any
 import torch
 from torch import nn
 
-from ttmbio.dropout import FastDropout
+from ttmbio.dropout import FastDropout, swap_dropout
 from ttmbio.model.encoder import TTMEncoder
 from ttmbio.params import ModelParams
 
 
 def with_torch_dropout(module: nn.Module) -> nn.Module:
     """A copy of ``module`` whose FastDropout layers are torch's ``nn.Dropout`` again."""
-    module = copy.deepcopy(module)
-    for parent in list(module.modules()):
-        for name, child in list(parent.named_children()):
-            if isinstance(child, FastDropout):
-                setattr(parent, name, nn.Dropout(child.p))
-    return module
+    return swap_dropout(copy.deepcopy(module), FastDropout, nn.Dropout)
 
 
 def _step_rate(encoder: nn.Module, x: torch.Tensor, steps: int) -> float:

@@ -17,7 +17,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
-from ttmbio.errors import ConfigError
+from ttmbio.errors import ConfigError, validation_reason
 from ttmbio.params.data import DataParams, SplitsParams, SynthParams
 from ttmbio.params.evaluation import BaselineParams, CalibrateParams, EvaluateParams
 from ttmbio.params.finetune import TASKS, FinetuneParams
@@ -122,7 +122,7 @@ def _describe(error: dict[str, Any], path: Path) -> str:
     loc = ".".join(str(p) for p in error["loc"])
     if error["type"] == "extra_forbidden":
         return f"{path}: unknown param {loc!r}; remove it or check its spelling"
-    msg = error["msg"].removeprefix("Value error, ")
+    msg = validation_reason(error)
     if error["type"] == "value_error":  # model validators: msg starts with the field's name
         return f"{path}: {loc + '.' if loc else ''}{msg}"
     return f"{path}: {loc} = {error.get('input')!r}: {msg}"

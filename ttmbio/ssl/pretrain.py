@@ -27,7 +27,7 @@ from transformers import get_cosine_schedule_with_warmup
 from ttmbio import engine
 from ttmbio.atomic import atomic_write_json
 from ttmbio.distributed import DistInfo
-from ttmbio.engine import LoopSettings, Phase, Progress, autocast
+from ttmbio.engine import LoopSettings, OverTrainer, Phase, Progress, autocast
 from ttmbio.errors import SourceError
 from ttmbio.model.decoder import MaskedAutoencoder, PatchDecoder, SpectrumHead
 from ttmbio.model.encoder import TTMEncoder, load_pretrained
@@ -41,7 +41,7 @@ from ttmbio.ssl.losses import (
 from ttmbio.ssl.masking import apply_mask, expand_to_samples, patch_mask
 from ttmbio.ssl.spectrum import band_edges, log_band_power
 from ttmbio.training import MetricLogger, fingerprint_of
-from ttmbio.windows.dataset import WindowDataset, make_loader
+from ttmbio.windows.dataset import WindowDataset, epoch_loader, make_loader
 
 DATASET = "vitaldb"
 
@@ -82,16 +82,9 @@ class Pretrainer:
 
     def loader(self, epoch: int) -> DataLoader:
         pp = self.params.pretrain
-        loader = make_loader(
-            self.train,
-            pp.batch_size,
-            shuffle=True,
-            seed=pp.seed,
-            rank=self.dist.rank,
-            world_size=self.dist.world_size,
+        return epoch_loader(
+            self.train, pp.batch_size, pp.seed, epoch, self.dist.rank, self.dist.world_size
         )
-        loader.batch_sampler.set_epoch(epoch)  # type: ignore[union-attr]
-        return loader
 
 
 def fingerprint(params: Params, windows: Path) -> str:
@@ -259,25 +252,13 @@ def _payload(
 
 
 @dataclass
-class _PretrainRun:
+class _PretrainRun(OverTrainer):
     """A pretraining run as the engine drives it: one phase, no early stopping, every
     epoch's checkpoint kept when it improves the val loss (``best.pt``)."""
 
     t: Pretrainer
     show_progress: bool
     baseline: float  # val masked NMSE of linear interpolation (rank 0)
-
-    @property
-    def fingerprint(self) -> str:
-        return self.t.fingerprint
-
-    @property
-    def model(self) -> nn.Module:
-        return self.t.model
-
-    @property
-    def dist(self) -> DistInfo:
-        return self.t.dist
 
     def phases(self) -> list[Phase]:
         return [Phase("all", self.t.params.pretrain.epochs, lambda: self.t.optimizer)]

@@ -241,5 +241,29 @@ def make_loader(
     return DataLoader(dataset, batch_sampler=sampler, collate_fn=_identity)
 
 
+def epoch_loader(
+    dataset: WindowDataset | PooledWindows,
+    batch_size: int,
+    seed: int,
+    epoch: int,
+    rank: int = 0,
+    world_size: int = 1,
+    subset: np.ndarray | None = None,
+) -> DataLoader:
+    """A training epoch's shuffled batches: the order is drawn from ``(seed, epoch)``, so a
+    resumed run sees the same batches, and under DDP each rank gets its share."""
+    loader = make_loader(
+        dataset,
+        batch_size,
+        shuffle=True,
+        seed=seed,
+        rank=rank,
+        world_size=world_size,
+        subset=subset,
+    )
+    loader.batch_sampler.set_epoch(epoch)  # type: ignore[union-attr]
+    return loader
+
+
 def _identity(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return batch
