@@ -104,6 +104,8 @@ def build_model(params: Params, pretrained: Path | None) -> EncoderClassifier:
 
 @dataclass
 class Finetuner:
+    """Everything one fine-tuning run holds; built by :func:`build_finetuner`."""
+
     params: Params
     model: EncoderClassifier
     train: WindowDataset | PooledWindows
@@ -340,7 +342,8 @@ def _payload(
 
 @dataclass
 class _FinetuneRun(OverTrainer):
-    """A fine-tuning run as the engine drives it (one process, CPU or one device)."""
+    """A fine-tuning run as the engine drives it: one process, or one per device under
+    torchrun (each phase then trains through its own DDP wrapper, see ``Finetuner.wrap``)."""
 
     t: Finetuner
     show_progress: bool
