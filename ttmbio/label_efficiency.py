@@ -1,7 +1,8 @@
 """Label efficiency over seeds: does the pretrained encoder beat random init, and by how much?
 
-The fine-tuning matrix runs every init x label fraction x seed. Here every run scores the
-**test** split (never used to train or early-stop), and for each fraction the report gives
+The fine-tuning matrix runs every init x label fraction x seed, and each run writes its
+scores of the **test** split (never used to train or early-stop; ``ttmbio.run_scores``).
+Here those scores are compared: for each fraction the report gives
 each init's mean and sample sd over seeds, and the paired pretrained - scratch difference.
 Its interval comes from a two-level bootstrap: each resample draws seeds (pairs of runs that
 share a seed, hence a label subset) and, for all of them, the same independent units
@@ -20,9 +21,9 @@ from ttmbio.bootstrap import CLASSIFICATION, REGRESSION, percentile_interval, un
 from ttmbio.errors import ConfigError
 from ttmbio.evaluation import bootstrap_settings, labelled, resolve_unit, units_of
 from ttmbio.params import Params
+from ttmbio.run_scores import Scored
 
 INITS = ("pretrained", "scratch")
-Scored = dict[str, np.ndarray]  # score_store's arrays: score, label, case_id, subject_id, ...
 
 
 def run_name(init: str, fraction: float, seed: int) -> str:
@@ -33,8 +34,8 @@ def run_name(init: str, fraction: float, seed: int) -> str:
 def score_runs(
     params: Params, score: Callable[[str], dict[str, np.ndarray]]
 ) -> dict[tuple[str, float, int], Scored]:
-    """Every run of the matrix through ``score(run name)`` (a scored test store), its
-    labelled windows only."""
+    """Every run of the matrix through ``score(run name)`` (the run's scored test windows),
+    its labelled windows only."""
     fp = params.finetune
     runs = {
         (init, fraction, seed): labelled(score(run_name(init, fraction, seed)))
