@@ -16,8 +16,8 @@ from ttmbio import cv
 from ttmbio.errors import ConfigError, SourceError
 from ttmbio.finetune import build_finetuner
 from ttmbio.folds import case_folds, window_folds
-from ttmbio.inference import model_digest
 from ttmbio.params import Params
+from ttmbio.run_scores import model_digest
 from ttmbio.split_file import build_split_file
 from ttmbio.synth.dataset import synthesize
 from ttmbio.windows.build import build_windows

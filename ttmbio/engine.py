@@ -204,11 +204,13 @@ def train(
         return p is not None and progress.bad_epochs >= p and progress.epoch >= settings.min_epochs
 
     stopped = stopping()  # an early stop survives a resume
+    # the epoch last.pt was saved after: its optimizer state belongs to that epoch's phase
+    resumed_after = progress.epoch - 1 if ckpt is not None else -1
     start = 0
     optimizer: torch.optim.Optimizer | None = None
     for number, phase in enumerate(run.phases(), start=1):
         optimizer = phase.enter()
-        if ckpt is not None and start <= progress.epoch - 1 < start + phase.epochs:
+        if ckpt is not None and start <= resumed_after < start + phase.epochs:
             optimizer.load_state_dict(ckpt["optimizer"])
         for epoch in range(max(start, progress.epoch), start + phase.epochs):
             if stopped:

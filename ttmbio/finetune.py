@@ -119,7 +119,7 @@ class Finetuner:
     pos_weight: float = 1.0
     history: list[dict[str, float]] = field(default_factory=list)
     dist: DistInfo = field(default_factory=lambda: DistInfo(0, 1, torch.device("cpu")))
-    net: nn.Module | None = None  # the model, DDP-wrapped for the current phase under torchrun
+    net: nn.Module = field(init=False)  # the model, DDP-wrapped per phase under torchrun
 
     def __post_init__(self) -> None:
         self.model.to(self.dist.device)
@@ -285,7 +285,7 @@ def train_epoch(t: Finetuner, optimizer: torch.optim.Optimizer, epoch: int, show
         x = batch["x"].to(t.dist.device, non_blocking=True)
         y = batch[fp.spec.target].float().to(t.dist.device, non_blocking=True)
         with autocast(t.dist.device, fp.amp):
-            out = (t.net or t.model)(x)[:, 0]
+            out = t.net(x)[:, 0]
         loss = t.loss(out.float(), y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -23,8 +23,6 @@ from ttmbio.windows.dataset import PooledWindows, WindowDataset, make_loader
 from ttmbio.windows.recipe import WindowRecipe
 from ttmbio.windows.store import WindowStore
 
-__all__ = ["MODEL_FILE", "model_digest"]  # re-exported: predict and bench load runs by them
-
 
 @dataclass
 class LoadedModel:

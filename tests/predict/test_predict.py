@@ -20,9 +20,10 @@ from tests.test_finetune import run, tiny  # noqa: F401 - module fixture
 from ttmbio.calibration import Calibrator
 from ttmbio.checkpoint import load_checkpoint, save_checkpoint
 from ttmbio.errors import ConfigError, SourceError
-from ttmbio.inference import load_finetuned, model_digest, score_store
+from ttmbio.inference import load_finetuned, score_store
 from ttmbio.params import Params
 from ttmbio.predict.pipeline import run_predict
+from ttmbio.run_scores import model_digest
 from ttmbio.windows.store import WindowStore
 
 TRACKS = ["SNUADC/ECG_II", "SNUADC/PLETH", "SNUADC/ART"]
