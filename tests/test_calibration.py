@@ -110,7 +110,7 @@ def test_reliability_curve() -> None:
     probs = np.array([0.05, 0.1, 0.55, 0.6, 0.65, 1.0])
     labels = np.array([0, 1, 1, 0, 1, 1])
     curve = reliability_curve(probs, labels, n_bins=4)
-    # bins [0, .25): 0.05, 0.1 | [.5, .75): 0.55, 0.6, 0.65 | [.75, 1]: 1.0 ; [.25, .5) empty
+    # bins [0, .25]: 0.05, 0.1 | (.5, .75]: 0.55, 0.6, 0.65 | (.75, 1]: 1.0 ; (.25, .5] empty
     assert curve["count"] == [2.0, 3.0, 1.0]
     assert curve["bin_lower"] == [0.0, 0.5, 0.75]
     assert curve["mean_predicted"] == pytest.approx([0.075, 0.6, 1.0])
@@ -124,6 +124,20 @@ def test_reliability_curve() -> None:
     lo, hi, mean = (np.array(curve[k]) for k in ("bin_lower", "bin_upper", "mean_predicted"))
     assert np.all((mean >= lo) & (mean <= hi))
     json.dumps(curve)
+
+
+def test_reliability_curve_bins_like_scikit_learn_at_the_edges() -> None:
+    """Isotonic maps output exact values such as 0.5: a bin edge. scikit-learn's bins are
+    (k/n, (k+1)/n] (the first closed); the counts must follow the same rule as its means."""
+    probs = np.array([0.0, 0.25, 0.25, 0.5, 0.5, 0.5, 0.75, 1.0])
+    labels = np.array([0, 0, 1, 1, 1, 0, 1, 1])
+    curve = reliability_curve(probs, labels, n_bins=4)
+    assert curve["bin_lower"] == [0.0, 0.25, 0.5, 0.75]
+    assert curve["count"] == [3.0, 3.0, 1.0, 1.0]
+    assert curve["mean_predicted"] == pytest.approx([0.5 / 3, 0.5, 0.75, 1.0])
+    assert curve["observed_frequency"] == pytest.approx([1 / 3, 2 / 3, 1.0, 1.0])
+    one_class = reliability_curve(probs, np.zeros(8, dtype=int), n_bins=4)
+    assert one_class["observed_frequency"] == [0.0] * 4
 
 
 # --------------------------------------------------------------------------- fitting

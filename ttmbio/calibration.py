@@ -32,8 +32,10 @@ from pydantic import (
 from scipy.optimize import minimize_scalar
 from scipy.special import expit
 from scipy.special import logit as _logit
+from sklearn.calibration import calibration_curve
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import brier_score_loss, log_loss
 
 from ttmbio.bootstrap import weighted_ece
 from ttmbio.errors import ConfigError, validation_reason
@@ -294,16 +296,16 @@ def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, n_bins: in
 
 
 def nll(probs: np.ndarray, labels: np.ndarray) -> float:
-    """Mean binary cross-entropy; probs clipped to [EPS, 1 - EPS] so one sure miss stays finite."""
+    """Mean binary cross-entropy (scikit-learn's ``log_loss``) of probs clipped to
+    [EPS, 1 - EPS], so one sure miss stays finite."""
     p, y = _check_pair(probs, labels)
-    q = np.clip(p, EPS, 1.0 - EPS)
-    return float(-np.mean(y * np.log(q) + (1 - y) * np.log1p(-q)))
+    return float(log_loss(y, np.clip(p, EPS, 1.0 - EPS), labels=[0, 1]))
 
 
 def brier(probs: np.ndarray, labels: np.ndarray) -> float:
-    """Mean squared error between p(class 1) and the 0/1 label."""
+    """Mean squared error between p(class 1) and the 0/1 label (``brier_score_loss``)."""
     p, y = _check_pair(probs, labels)
-    return float(np.mean((p - y) ** 2))
+    return float(brier_score_loss(y, p, pos_label=1))
 
 
 def calibration_report(probs: np.ndarray, labels: np.ndarray, n_bins: int) -> dict[str, float]:
@@ -318,23 +320,22 @@ def calibration_report(probs: np.ndarray, labels: np.ndarray, n_bins: int) -> di
 def reliability_curve(probs: np.ndarray, labels: np.ndarray, n_bins: int) -> dict[str, list[float]]:
     """Per non-empty equal-width bin of p(class 1): mean prediction, frequency of class 1, count.
 
-    Bins are [k/n, (k+1)/n), the last one closed so p = 1 is counted; empty bins are dropped
-    so a plot draws only points backed by data.
+    The means are scikit-learn's ``calibration_curve(strategy="uniform")``; its bins are
+    (k/n, (k+1)/n], the first one closed so p = 0 is counted, and the counts here use the
+    same rule. Empty bins are dropped so a plot draws only points backed by data.
     """
     if isinstance(n_bins, bool) or not isinstance(n_bins, int) or n_bins < 1:
         raise ConfigError(f"n_bins must be a positive integer, got {n_bins!r}")
     p, y = _check_pair(probs, labels)
     edges = np.linspace(0.0, 1.0, n_bins + 1)
-    idx = np.clip(np.searchsorted(edges, p, side="right") - 1, 0, n_bins - 1)
-    count = np.bincount(idx, minlength=n_bins)
-    sum_p = np.bincount(idx, weights=p, minlength=n_bins)
-    sum_y = np.bincount(idx, weights=y.astype(np.float64), minlength=n_bins)
+    count = np.bincount(np.searchsorted(edges[1:-1], p), minlength=n_bins)
     keep = count > 0
+    frequency, predicted = calibration_curve(y, p, n_bins=n_bins, strategy="uniform")
     return {
         "bin_lower": edges[:-1][keep].tolist(),
         "bin_upper": edges[1:][keep].tolist(),
-        "mean_predicted": (sum_p[keep] / count[keep]).tolist(),
-        "observed_frequency": (sum_y[keep] / count[keep]).tolist(),
+        "mean_predicted": predicted.tolist(),
+        "observed_frequency": frequency.tolist(),
         "count": count[keep].astype(float).tolist(),
     }
 
