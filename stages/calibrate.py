@@ -21,9 +21,9 @@ def calibrate(
     """Fit the calibrator on the chosen fine-tuning run's val predictions (never test)."""
     cfg = load_params(params).calibrate
     from ttmbio.atomic import atomic_dir, atomic_write_json
-    from ttmbio.calibrate import calibrate as fit
-    from ttmbio.calibrate import calibrator_record
-    from ttmbio.curves import plot_reliability
+    from ttmbio.calibration.for_run import calibrate as fit
+    from ttmbio.calibration.for_run import calibrator_record
+    from ttmbio.plots import plot_reliability
 
     calibrator, report, curves = fit(cfg, models / cfg.model)
     with atomic_dir(out) as tmp:

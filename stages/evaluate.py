@@ -27,10 +27,11 @@ def evaluate(
     write metrics and plots."""
     cfg = load_params(params)
     from ttmbio.atomic import atomic_write_json
-    from ttmbio.calibrate import calibrator_for
-    from ttmbio.calibration import Calibrator, reliability_curve
-    from ttmbio.curves import plot_confusion, plot_reliability, plot_roc_pr
+    from ttmbio.calibration.calibrator import Calibrator
+    from ttmbio.calibration.for_run import calibrator_for
+    from ttmbio.calibration.metrics import reliability_curve
     from ttmbio.evaluation import evaluate_scored
+    from ttmbio.plots import plot_confusion, plot_reliability, plot_roc_pr
     from ttmbio.run_scores import model_digest, read_test_scores, run_summary
     from ttmbio.scores import write_scores
 

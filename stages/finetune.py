@@ -34,7 +34,7 @@ def finetune(
     Under torchrun, one process per device, each training on its share of every batch."""
     cfg = load_params(params)
     cfg = override_finetune(cfg, task=task, init=init, label_fraction=label_fraction, seed=seed)
-    from ttmbio.distributed import barrier, init_distributed, shutdown
+    from ttmbio.training.distributed import barrier, init_distributed, shutdown
 
     info = init_distributed()
     try:
@@ -45,7 +45,7 @@ def finetune(
         shutdown(info)
     if not info.is_main:
         return
-    from ttmbio.curves import plot_curves
+    from ttmbio.plots import plot_curves
 
     history = json.loads((out / name / "history.json").read_text())
     watched = ["val_auroc", "val_auprc"] if "val_auroc" in history[0] else ["val_mae"]
@@ -71,7 +71,8 @@ def _train(
     is built, so windows or params that cannot work are refused with nothing written."""
     from dvclive import Live
 
-    from ttmbio.finetune import build_finetuner, run_finetuning
+    from ttmbio.finetune.build import build_finetuner
+    from ttmbio.finetune.loop import run_finetuning
 
     tuner = build_finetuner(cfg, windows, pretrained, dist=info)
     live = Live(dir=str(metrics), save_dvc_exp=False, dvcyaml=None) if info.is_main else None

@@ -26,8 +26,8 @@ def pretrain(
 ) -> None:
     """Pretrain the encoder on VitalDB windows; under torchrun, one process per device."""
     cfg = load_params(params)
-    from ttmbio.curves import plot_curves
-    from ttmbio.distributed import barrier, init_distributed, shutdown
+    from ttmbio.plots import plot_curves
+    from ttmbio.training.distributed import barrier, init_distributed, shutdown
 
     info = init_distributed()
     try:

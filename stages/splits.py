@@ -19,7 +19,7 @@ def splits(
 ) -> None:
     """Index the configured sources and assign whole subjects to train/val/test."""
     cfg = load_params(params)
-    from ttmbio.split_file import build_split_file  # heavy imports only when the stage runs
+    from ttmbio.splits.file import build_split_file  # heavy imports only when the stage runs
 
     doc, counts = build_split_file(cfg)
     for name, dataset in doc["datasets"].items():

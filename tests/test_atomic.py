@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from ttmbio.atomic import atomic_dir, atomic_file, atomic_write_json, remove_stale
-from ttmbio.checkpoint import save_checkpoint
+from ttmbio.training.checkpoint import save_checkpoint
 
 WRITER = textwrap.dedent(
     """

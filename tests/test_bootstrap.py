@@ -23,7 +23,7 @@ from ttmbio.bootstrap import (
     weighted_ece,
     weighted_mae,
 )
-from ttmbio.calibration import expected_calibration_error
+from ttmbio.calibration.metrics import expected_calibration_error
 
 
 @pytest.fixture

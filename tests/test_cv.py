@@ -14,11 +14,11 @@ import torch
 from tests.fixtures.pipeline import no_progress, tiny_params
 from ttmbio import cv
 from ttmbio.errors import ConfigError, SourceError
-from ttmbio.finetune import build_finetuner
-from ttmbio.folds import case_folds, window_folds
+from ttmbio.finetune.build import build_finetuner
 from ttmbio.params import Params
 from ttmbio.run_scores import model_digest
-from ttmbio.split_file import build_split_file
+from ttmbio.splits.file import build_split_file
+from ttmbio.splits.folds import case_folds, window_folds
 from ttmbio.synth.dataset import synthesize
 from ttmbio.windows.build import build_windows
 from ttmbio.windows.dataset import PooledWindows, WindowDataset

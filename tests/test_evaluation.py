@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from ttmbio.calibration import Calibrator
+from ttmbio.calibration.calibrator import Calibrator
 from ttmbio.evaluation import classification_metrics, evaluate_scored, vote
 from ttmbio.params import EvaluateParams
 

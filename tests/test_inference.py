@@ -9,7 +9,7 @@ import pytest
 import torch
 from torchmetrics.functional.classification import binary_auroc
 
-from tests.test_finetune import run, tiny  # noqa: F401 - module fixture
+from tests.finetune.test_finetune import run, tiny  # noqa: F401 - module fixture
 from ttmbio.errors import ConfigError, SourceError
 from ttmbio.inference import load_finetuned, score_store
 from ttmbio.params import Params

@@ -68,13 +68,14 @@ def test_the_scoring_stages_import_no_torch() -> None:
     """calibrate, evaluate and label-efficiency read scores: ~7 s less per stage process."""
     modules = [
         "stages.cli",
-        "ttmbio.calibrate",
-        "ttmbio.calibration",
+        "ttmbio.calibration.for_run",
+        "ttmbio.calibration.calibrator",
+        "ttmbio.calibration.metrics",
         "ttmbio.evaluation",
         "ttmbio.label_efficiency",
         "ttmbio.run_scores",
         "ttmbio.scores",
-        "ttmbio.curves",
+        "ttmbio.plots",
     ]
     code = f"import sys, importlib\nfor m in {modules!r}: importlib.import_module(m)\n" + (
         "bad = sorted(m for m in ('torch', 'torchmetrics', 'transformers') if m in sys.modules)\n"

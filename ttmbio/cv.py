@@ -15,14 +15,15 @@ from typing import Any
 import numpy as np
 
 from ttmbio.atomic import atomic_dir, atomic_write_json
-from ttmbio.calibrate import calibrator_record
-from ttmbio.calibration import fit_on_val
+from ttmbio.calibration.calibrator import fit_on_val
+from ttmbio.calibration.for_run import calibrator_record
 from ttmbio.errors import ConfigError
 from ttmbio.evaluation import evaluate_scored
-from ttmbio.finetune import build_finetuner, run_finetuning
+from ttmbio.finetune.build import build_finetuner
+from ttmbio.finetune.loop import run_finetuning
 from ttmbio.params import Params, binary_tasks
 from ttmbio.run_scores import read_run_scores, read_test_scores
-from ttmbio.training import MetricLogger
+from ttmbio.training.engine import MetricLogger
 
 CALIBRATOR_FILE = "calibrator.json"
 

@@ -22,7 +22,7 @@ from sklearn.metrics import (
 )
 
 from ttmbio.bootstrap import BootstrapSettings, metric_intervals
-from ttmbio.calibration import calibration_report
+from ttmbio.calibration.metrics import calibration_report
 from ttmbio.errors import SourceError
 
 # the per-window field each bootstrap unit is read from

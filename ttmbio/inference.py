@@ -13,12 +13,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from ttmbio.checkpoint import load_checkpoint
 from ttmbio.errors import ConfigError, SourceError
 from ttmbio.model.encoder import TTMEncoder
 from ttmbio.model.heads import ClassifierHead, EncoderClassifier
 from ttmbio.params import FinetuneParams, ModelParams
 from ttmbio.run_scores import MODEL_FILE, Scored, model_digest
+from ttmbio.training.checkpoint import load_checkpoint
 from ttmbio.windows.dataset import PooledWindows, WindowDataset, make_loader
 from ttmbio.windows.recipe import WindowRecipe
 from ttmbio.windows.store import WindowStore

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.test_finetune import run, tiny  # noqa: F401 - module fixture
+from tests.finetune.test_finetune import run, tiny  # noqa: F401 - module fixture
 from ttmbio.bench.inference import inference_rates
 from ttmbio.inference import load_finetuned
 from ttmbio.params import Params

@@ -250,7 +250,7 @@ def test_scale_embedding_is_shared_by_channels_and_copied() -> None:
 
 
 def test_checkpoint_with_another_scale_embedding_is_refused(tmp_path: Path) -> None:
-    from ttmbio.checkpoint import check_compatible
+    from ttmbio.training.checkpoint import check_compatible
 
     model = SMALL.model_dump(mode="json")
     ckpt = {"encoder": {}, "config": {"model": dict(model, scale_embedding=True)}}

@@ -15,15 +15,15 @@ import vitaldb
 from typer.testing import CliRunner
 
 from stages.cli import app
+from tests.finetune.test_finetune import run, tiny  # noqa: F401 - module fixture
 from tests.fixtures.files import write_vital
-from tests.test_finetune import run, tiny  # noqa: F401 - module fixture
-from ttmbio.calibration import Calibrator
-from ttmbio.checkpoint import load_checkpoint, save_checkpoint
+from ttmbio.calibration.calibrator import Calibrator
 from ttmbio.errors import ConfigError, SourceError
 from ttmbio.inference import load_finetuned, score_store
 from ttmbio.params import Params
 from ttmbio.predict.pipeline import run_predict
 from ttmbio.run_scores import model_digest
+from ttmbio.training.checkpoint import load_checkpoint, save_checkpoint
 from ttmbio.windows.store import WindowStore
 
 TRACKS = ["SNUADC/ECG_II", "SNUADC/PLETH", "SNUADC/ART"]

@@ -16,7 +16,7 @@ import pytest
 from tests.fixtures.pipeline import tiny_params
 from tests.reliability.conftest import TRAIN, data_paths
 from tests.reliability.helpers import assert_ok, assert_refused, set_params, ttmbio
-from ttmbio.checkpoint import load_checkpoint, save_checkpoint
+from ttmbio.training.checkpoint import load_checkpoint, save_checkpoint
 
 
 def only_params(folder: Path) -> bool:

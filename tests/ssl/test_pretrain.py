@@ -8,12 +8,12 @@ import pytest
 import torch
 
 from tests.fixtures.pipeline import build_tiny_pipeline, tiny_params
-from ttmbio.checkpoint import check_compatible, load_checkpoint
-from ttmbio.distributed import DistInfo
 from ttmbio.errors import ConfigError, SourceError
 from ttmbio.model.encoder import TTMEncoder
 from ttmbio.params import Params
 from ttmbio.ssl import pretrain as pt
+from ttmbio.training.checkpoint import check_compatible, load_checkpoint
+from ttmbio.training.distributed import DistInfo
 
 CPU = DistInfo(0, 1, torch.device("cpu"))
 

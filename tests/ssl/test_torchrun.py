@@ -11,7 +11,7 @@ import pytest
 
 from tests.fixtures.pipeline import build_tiny_pipeline, no_progress, tiny_params
 from tests.stages.repo import REPO, run
-from ttmbio.split_file import build_split_file
+from ttmbio.splits.file import build_split_file
 from ttmbio.synth.dataset import synthesize
 from ttmbio.windows.build import build_windows
 

@@ -21,10 +21,10 @@ import torch
 
 from tests.fixtures.pipeline import no_progress, tiny_params
 from tests.stages.repo import REPO, copy_repo, dvc
-from ttmbio.checkpoint import load_checkpoint
 from ttmbio.params import Params
-from ttmbio.split_file import build_split_file
+from ttmbio.splits.file import build_split_file
 from ttmbio.synth.dataset import synthesize
+from ttmbio.training.checkpoint import load_checkpoint
 from ttmbio.windows.build import build_windows
 
 pytestmark = pytest.mark.slow

@@ -34,7 +34,7 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from ttmbio.baseline.features import FeatureTable, meta_fields, window_features
-from ttmbio.calibration import fit_on_val
+from ttmbio.calibration.calibrator import fit_on_val
 from ttmbio.errors import ConfigError, SourceError
 from ttmbio.evaluation import auroc, evaluate_scored
 from ttmbio.params import TASKS, BaselineParams, Params, TaskSpec, binary_tasks

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ttmbio.calibration import Calibrator
+from ttmbio.calibration.calibrator import Calibrator
 from ttmbio.inference import LoadedModel, score_windows
 from ttmbio.predict.run import Predictor
 from ttmbio.windows.dataset import WindowDataset

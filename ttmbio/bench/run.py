@@ -24,7 +24,7 @@ from ttmbio.bench.windowing import vitaldb_rows, windowing_throughput, windows_m
 from ttmbio.errors import SourceError
 from ttmbio.inference import load_finetuned
 from ttmbio.params import Params
-from ttmbio.split_file import read_split_file
+from ttmbio.splits.file import read_split_file
 
 TARGETS = {
     "windowing_x_realtime_per_core": (">=", 3600.0),

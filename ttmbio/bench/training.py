@@ -18,9 +18,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ttmbio.distributed import DistInfo
 from ttmbio.params import Params
 from ttmbio.ssl.pretrain import DATASET, build_pretrainer, train_epoch
+from ttmbio.training.distributed import DistInfo
 from ttmbio.windows.dataset import WindowDataset
 
 

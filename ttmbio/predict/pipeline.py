@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ttmbio.calibrate import calibrator_for, fitted_on, read_calibrator
-from ttmbio.calibration import Calibrator
+from ttmbio.calibration.calibrator import Calibrator
+from ttmbio.calibration.for_run import calibrator_for, fitted_on, read_calibrator
 from ttmbio.errors import SourceError
 from ttmbio.inference import LoadedModel, load_finetuned
 from ttmbio.predict.inputs import find_inputs

@@ -17,7 +17,7 @@ from itertools import pairwise
 import numpy as np
 import torch
 
-from ttmbio.calibration import Calibrator
+from ttmbio.calibration.calibrator import Calibrator
 from ttmbio.errors import CaseError, SourceError
 from ttmbio.evaluation import votes
 from ttmbio.inference import LoadedModel

@@ -24,10 +24,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 from transformers import get_cosine_schedule_with_warmup
 
-from ttmbio import engine
 from ttmbio.atomic import atomic_write_json
-from ttmbio.distributed import DistInfo
-from ttmbio.engine import LoopSettings, OverTrainer, Phase, Progress, autocast
 from ttmbio.errors import SourceError
 from ttmbio.model.decoder import MaskedAutoencoder, PatchDecoder, SpectrumHead
 from ttmbio.model.encoder import TTMEncoder, load_pretrained
@@ -40,7 +37,17 @@ from ttmbio.ssl.losses import (
 )
 from ttmbio.ssl.masking import apply_mask, expand_to_samples, patch_mask
 from ttmbio.ssl.spectrum import band_edges, log_band_power
-from ttmbio.training import MetricLogger, fingerprint_of
+from ttmbio.training import engine
+from ttmbio.training.distributed import DistInfo
+from ttmbio.training.engine import (
+    LoopSettings,
+    MetricLogger,
+    OverTrainer,
+    Phase,
+    Progress,
+    autocast,
+    fingerprint_of,
+)
 from ttmbio.windows.dataset import WindowDataset, epoch_loader, make_loader
 
 DATASET = "vitaldb"

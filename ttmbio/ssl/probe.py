@@ -23,9 +23,9 @@ from sklearn.metrics import r2_score, roc_auc_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from ttmbio.checkpoint import load_checkpoint
 from ttmbio.model.encoder import TTMEncoder, log_std
 from ttmbio.params import TASKS, ModelParams, Params
+from ttmbio.training.checkpoint import load_checkpoint
 from ttmbio.windows.dataset import WindowDataset, make_loader
 
 

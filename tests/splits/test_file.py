@@ -10,7 +10,7 @@ from tests.sources.test_vitaldb_api import FakeApi, fake_api  # noqa: F401 - fix
 from ttmbio.errors import SourceError
 from ttmbio.params import Params, load_params
 from ttmbio.sources import index_vitaldb
-from ttmbio.split_file import build_split_file, cases_in
+from ttmbio.splits.file import build_split_file, cases_in
 
 
 def params_for(tmp_path: Path, **splits: object) -> Params:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_finetune import run, tiny  # noqa: F401 - module fixture
-from ttmbio.calibrate import calibrate, calibrator_for, calibrator_record
-from ttmbio.calibration import IDENTITY
+from tests.finetune.test_finetune import run, tiny  # noqa: F401 - module fixture
+from ttmbio.calibration.calibrator import IDENTITY
+from ttmbio.calibration.for_run import calibrate, calibrator_for, calibrator_record
 from ttmbio.errors import ConfigError, SourceError
 from ttmbio.params import CalibrateParams, Params
 from ttmbio.run_scores import model_digest

@@ -14,11 +14,11 @@ import pytest
 import torch
 from torch import nn
 
-from ttmbio import engine
 from ttmbio.atomic import atomic_write_json
-from ttmbio.checkpoint import load_checkpoint, save_checkpoint
-from ttmbio.distributed import DistInfo
-from ttmbio.engine import LoopSettings, Phase, Progress
+from ttmbio.training import engine
+from ttmbio.training.checkpoint import load_checkpoint, save_checkpoint
+from ttmbio.training.distributed import DistInfo
+from ttmbio.training.engine import LoopSettings, Phase, Progress
 
 X = torch.linspace(-1, 1, 64).unsqueeze(1)
 Y = 3 * X + 0.5

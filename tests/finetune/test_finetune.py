@@ -9,17 +9,18 @@ import pytest
 import torch
 
 from tests.fixtures.pipeline import no_progress, tiny_params
-from ttmbio import finetune as ft
-from ttmbio.checkpoint import load_checkpoint
-from ttmbio.distributed import DistInfo
 from ttmbio.errors import SourceError
+from ttmbio.finetune import build, loop
 from ttmbio.model.encoder import TTMEncoder
 from ttmbio.model.heads import ClassifierHead, EncoderClassifier
 from ttmbio.params import ModelParams, Params
-from ttmbio.split_file import build_split_file
+from ttmbio.splits.file import build_split_file
 from ttmbio.ssl import pretrain as pt
 from ttmbio.synth.dataset import synthesize
+from ttmbio.training.checkpoint import load_checkpoint
+from ttmbio.training.distributed import DistInfo
 from ttmbio.windows.build import build_windows
+from ttmbio.windows.labels import label_subset
 
 EXTRA = {
     "synth": {"butppg": {"n_subjects": 10, "records_per_subject": 4, "good_fraction": 0.5}},
@@ -52,25 +53,29 @@ def with_finetune(params: Params, **changes: object) -> Params:
 
 def test_stage_plans() -> None:
     base = Params()
-    assert [s[0] for s in ft.stages(base)] == ["head", "last_n"]
-    assert ft.stages(with_finetune(base, mode="fm")) == [("head", 12, 1e-3)]
+    assert [s[0] for s in build.stages(base)] == ["head", "last_n"]
+    assert build.stages(with_finetune(base, mode="fm")) == [("head", 12, 1e-3)]
     lora = with_finetune(base, lora={"enabled": True}, full_epochs=2)
-    assert ft.stages(lora) == [("head", 4, 1e-3), ("lora", 8, 1e-3), ("all", 2, 1e-4)]
+    assert build.stages(lora) == [("head", 4, 1e-3), ("lora", 8, 1e-3), ("all", 2, 1e-4)]
 
 
 def test_label_subset_is_stratified_and_skips_unknown_labels() -> None:
     y = np.array([0, 1, -1, 0, 0, 1, 0, 0, 1, 0] * 10, dtype=float)
-    full = ft.label_subset(y, "binary", 1.0, seed=0)
+    full = label_subset(y, "binary", 1.0, seed=0)
     assert -1 not in y[full] and len(full) == 90
-    tenth = ft.label_subset(y, "binary", 0.1, seed=0)
+    tenth = label_subset(y, "binary", 0.1, seed=0)
     assert sorted(np.unique(y[tenth])) == [0.0, 1.0] and len(tenth) == 9
-    assert np.array_equal(tenth, ft.label_subset(y, "binary", 0.1, seed=0))
+    assert np.array_equal(tenth, label_subset(y, "binary", 0.1, seed=0))
 
 
 def run(tiny: tuple[Path, Params], name: str, **changes: object) -> tuple[Path, dict]:
     tmp, params = tiny
-    tuner = ft.build_finetuner(with_finetune(params, **changes), tmp / "windows", tmp / "pretrain")
-    summary = ft.run_finetuning(tuner, tmp / "work" / name, tmp / "out" / name, show_progress=False)
+    tuner = build.build_finetuner(
+        with_finetune(params, **changes), tmp / "windows", tmp / "pretrain"
+    )
+    summary = loop.run_finetuning(
+        tuner, tmp / "work" / name, tmp / "out" / name, show_progress=False
+    )
     return tmp / "out" / name, summary
 
 
@@ -106,7 +111,7 @@ def test_lora_run_trains_few_parameters_and_saves_merged_weights(
 
 def test_scratch_init_needs_no_pretrained_model(tiny: tuple[Path, Params]) -> None:
     tmp, params = tiny
-    tuner = ft.build_finetuner(
+    tuner = build.build_finetuner(
         with_finetune(params, init="scratch", label_fraction=0.5), tmp / "windows", None
     )
     assert len(tuner.train_idx) < len(tuner.train)
@@ -115,25 +120,25 @@ def test_scratch_init_needs_no_pretrained_model(tiny: tuple[Path, Params]) -> No
 def test_pretrained_init_without_a_model_is_a_clear_error(tiny: tuple[Path, Params]) -> None:
     tmp, params = tiny
     with pytest.raises(SourceError, match="checkpoint not found"):
-        ft.build_finetuner(params, tmp / "windows", tmp / "no-such-model")
+        build.build_finetuner(params, tmp / "windows", tmp / "no-such-model")
 
 
 def test_interrupted_run_resumes_to_the_same_weights(
     tiny: tuple[Path, Params], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     straight, _ = run(tiny, "straight", unfreeze_epochs=2)
-    real = ft.train_epoch
+    real = loop.train_epoch
 
     def killed_in_stage_two(t, optimizer, epoch, show):
         if epoch == 2:
             raise KeyboardInterrupt
         return real(t, optimizer, epoch, show)
 
-    monkeypatch.setattr(ft, "train_epoch", killed_in_stage_two)
+    monkeypatch.setattr(loop, "train_epoch", killed_in_stage_two)
     with pytest.raises(KeyboardInterrupt):
         run(tiny, "resumed", unfreeze_epochs=2)
     assert not (tiny[0] / "out" / "resumed").exists()
-    monkeypatch.setattr(ft, "train_epoch", real)
+    monkeypatch.setattr(loop, "train_epoch", real)
     resumed, summary = run(tiny, "resumed", unfreeze_epochs=2)
     assert summary["epochs_run"] == 3
     a, b = load_checkpoint(straight / "best.pt"), load_checkpoint(resumed / "best.pt")
@@ -153,12 +158,14 @@ def test_regression_tasks_report_mae_in_their_units(tiny: tuple[Path, Params], t
 
 def test_frozen_encoder_runs_without_dropout(tiny: tuple[Path, Params]) -> None:
     tmp, params = tiny
-    tuner = ft.build_finetuner(with_finetune(params, mode="fm"), tmp / "windows", tmp / "pretrain")
-    ft._enter_stage(tuner.model, "head", 1)
+    tuner = build.build_finetuner(
+        with_finetune(params, mode="fm"), tmp / "windows", tmp / "pretrain"
+    )
+    loop._enter_stage(tuner.model, "head", 1)
     seen: list[bool] = []
     tuner.model.encoder.register_forward_hook(lambda m, i, o: seen.append(m.training))
     optimizer = torch.optim.AdamW([p for p in tuner.model.parameters() if p.requires_grad])
-    ft.train_epoch(tuner, optimizer, 0, False)
+    loop.train_epoch(tuner, optimizer, 0, False)
     assert seen and not any(seen) and tuner.model.head.training
 
 
@@ -168,7 +175,7 @@ def test_no_early_stop_before_min_epochs(
 ) -> None:
     """A run that never improves after epoch 1 stops at patience, but not before min_epochs."""
     flat = {"val_auroc": 0.5, "val_auprc": 0.5, "val_accuracy": 0.5}
-    monkeypatch.setattr(ft, "val_metrics", lambda t: dict(flat))
+    monkeypatch.setattr(loop, "val_metrics", lambda t: dict(flat))
     _, summary = run(
         tiny, f"flat{min_epochs}", unfreeze_epochs=4, patience=1, min_epochs=min_epochs
     )
@@ -181,7 +188,7 @@ def test_the_training_modules_leave_torchmetrics_out() -> None:
     import subprocess
     import sys
 
-    modules = ["ttmbio.finetune", "ttmbio.ssl.pretrain", "ttmbio.cv", "ttmbio.forecast.model"]
+    modules = ["ttmbio.finetune.loop", "ttmbio.ssl.pretrain", "ttmbio.cv", "ttmbio.forecast.model"]
     code = f"import sys, importlib\nfor m in {modules!r}: importlib.import_module(m)\n" + (
         "assert 'torchmetrics' not in sys.modules"
     )

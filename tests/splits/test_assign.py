@@ -7,7 +7,7 @@ import pytest
 
 from ttmbio.errors import ConfigError
 from ttmbio.sources.base import CaseEntry
-from ttmbio.splits import UNUSED, assign_folds, assign_splits, fasttrack_targets
+from ttmbio.splits.assign import UNUSED, assign_folds, assign_splits, fasttrack_targets
 
 RATIOS = {"train": 0.7, "val": 0.15, "test": 0.15}
 

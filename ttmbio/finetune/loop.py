@@ -1,16 +1,5 @@
-"""Downstream fine-tuning: a head on the (inflated) pretrained encoder, trained in stages.
-
-Schedule (spec 003): stage 1 trains the head alone; in ``ft`` mode stage 2 unfreezes exactly
-the last ``unfreeze_last_n`` encoder blocks (or, with LoRA, the LoRA adapters instead) and an
-optional stage 3 trains everything at lr/10. ``fm`` mode keeps the encoder frozen throughout
-(spec 000's foundation-model mode). Early stopping watches the val metric (AUROC, or MAE for
-regression) across stages and the best epoch's weights are kept.
-
-Like pretraining, runs are seeded per epoch and checkpointed every epoch in a work folder,
-so an interrupted run resumes and ends with the same weights. The run folder also holds the
-kept weights' scores of the val windows and of the whole test store (``ttmbio.run_scores``),
-which calibrate, evaluate and label-efficiency read instead of loading the model again.
-"""
+"""One fine-tuning run's epochs, val metrics, scores and outputs, driven by the training
+engine (see :mod:`ttmbio.finetune`)."""
 
 from __future__ import annotations
 
@@ -25,199 +14,27 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from torch import nn
 from tqdm import tqdm
 
-from ttmbio import engine
 from ttmbio.atomic import atomic_write_json
-from ttmbio.checkpoint import check_compatible, load_checkpoint, save_checkpoint
-from ttmbio.distributed import DistInfo
-from ttmbio.engine import LoopSettings, OverTrainer, Phase, Progress, autocast, snapshot
-from ttmbio.errors import SourceError
-from ttmbio.folds import case_folds, window_folds
+from ttmbio.finetune.build import Finetuner, stages
 from ttmbio.inference import score_windows, with_ids
-from ttmbio.model.encoder import TTMEncoder
-from ttmbio.model.heads import ClassifierHead, EncoderClassifier
-from ttmbio.model.inflate import inflate_encoder
-from ttmbio.model.lora import LoraSettings, apply_lora, lora_fraction, merge_lora
+from ttmbio.model.heads import EncoderClassifier
+from ttmbio.model.lora import lora_fraction, merge_lora
 from ttmbio.model.unfreeze import set_stage, trainable_count
-from ttmbio.params import ModelParams, Params
 from ttmbio.run_scores import write_run_scores
-from ttmbio.training import MetricLogger, fingerprint_of
+from ttmbio.training import engine
+from ttmbio.training.checkpoint import save_checkpoint
+from ttmbio.training.engine import (
+    LoopSettings,
+    MetricLogger,
+    OverTrainer,
+    Phase,
+    Progress,
+    autocast,
+    snapshot,
+)
 from ttmbio.windows.dataset import PooledWindows, WindowDataset, epoch_loader
-from ttmbio.windows.labels import label_subset
 from ttmbio.windows.recipe import recipe_of
 from ttmbio.windows.store import read_stats
-
-Stage = tuple[str, int, float]  # (name, epochs, lr)
-
-
-def stages(params: Params) -> list[Stage]:
-    """The stages this run goes through, with their epochs and learning rates."""
-    fp = params.finetune
-    if fp.mode == "fm":
-        return [("head", fp.head_epochs + fp.unfreeze_epochs, fp.lr)]
-    middle = "lora" if fp.lora.enabled else "last_n"
-    plan = [
-        ("head", fp.head_epochs, fp.lr),
-        (middle, fp.unfreeze_epochs, fp.lr),
-        ("all", fp.full_epochs, fp.lr / 10),
-    ]
-    return [s for s in plan if s[1] > 0]
-
-
-def build_model(params: Params, pretrained: Path | None) -> EncoderClassifier:
-    """Encoder (pretrained and inflated to the task's channels, or random) plus a head."""
-    fp, spec = params.finetune, params.finetune.spec
-    torch.manual_seed(fp.seed)
-    if fp.init == "pretrained":
-        if pretrained is None:
-            raise SourceError("finetune.init=pretrained needs a pretrained model folder")
-        path = pretrained / "best.pt"
-        ckpt = load_checkpoint(path)
-        check_compatible(ckpt, path, params.model.model_dump(mode="json"))
-        source = TTMEncoder(
-            ModelParams.model_validate(ckpt["config"]["model"]), list(ckpt["channels"])
-        )
-        source.load_state_dict(ckpt["encoder"])
-        generator = torch.Generator().manual_seed(fp.seed)
-        encoder = inflate_encoder(source, spec.channels, generator, fp.inflation_noise)
-    else:
-        encoder = TTMEncoder(params.model, spec.channels)
-    head = ClassifierHead(
-        len(spec.channels),
-        params.model.d_model,
-        1,
-        fp.head.pooling,
-        fp.head.hidden_dims,
-        fp.head.dropout,
-        fp.head.activation,
-        fp.head.norm,
-    )
-    model = EncoderClassifier(encoder, head)
-    if fp.lora.enabled:
-        lp = fp.lora
-        apply_lora(model, LoraSettings(lp.r, lp.alpha, lp.dropout, tuple(lp.target_modules)))
-    return model
-
-
-@dataclass
-class Finetuner:
-    """Everything one fine-tuning run holds; built by :func:`build_finetuner`."""
-
-    params: Params
-    model: EncoderClassifier
-    train: WindowDataset | PooledWindows
-    val: WindowDataset | PooledWindows
-    test: WindowDataset
-    train_idx: np.ndarray
-    val_idx: np.ndarray
-    fingerprint: str
-    target_mean: float = 0.0
-    target_std: float = 1.0
-    pos_weight: float = 1.0
-    history: list[dict[str, float]] = field(default_factory=list)
-    dist: DistInfo = field(default_factory=lambda: DistInfo(0, 1, torch.device("cpu")))
-    net: nn.Module = field(init=False)  # the model, DDP-wrapped per phase under torchrun
-
-    def __post_init__(self) -> None:
-        self.model.to(self.dist.device)
-        self.net = self.model
-
-    def wrap(self) -> None:
-        """Under torchrun, a DDP wrapper over the parameters that train in this phase (DDP
-        buckets the trainable parameters when it is built, so each phase builds its own)."""
-        if self.dist.distributed:
-            ids = [self.dist.device.index] if self.dist.device.type == "cuda" else None
-            self.net = nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
-
-    @property
-    def binary(self) -> bool:
-        return self.params.finetune.spec.kind == "binary"
-
-    def loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        if self.binary:
-            weight = torch.tensor(self.pos_weight, device=logits.device)
-            return nn.functional.binary_cross_entropy_with_logits(logits, y, pos_weight=weight)
-        return nn.functional.mse_loss(logits, (y - self.target_mean) / self.target_std)
-
-
-def _split_datasets(
-    params: Params, folder: Path, fold: int | None, split_doc: dict[str, Any] | None
-) -> tuple[WindowDataset | PooledWindows, WindowDataset | PooledWindows, np.ndarray, np.ndarray]:
-    """(train, val, train targets, val targets); a target is NaN where a window is not used.
-
-    Without a fold: the train and val stores. With one: train+val pooled, the fold's cases
-    validating and the other folds training.
-    """
-    spec = params.finetune.spec
-    length = params.model.context_length  # stale windows of another length: refused here
-    train = WindowDataset(folder / "train.zarr", spec.channels, [spec.target], length=length)
-    val = WindowDataset(folder / "val.zarr", spec.channels, [spec.target], length=length)
-    if fold is None:
-        y_train = train.targets[spec.target].numpy().astype(np.float64)
-        return train, val, y_train, val.targets[spec.target].numpy().astype(np.float64)
-    if split_doc is None:
-        raise ValueError("a fold needs the split file")
-    pool = PooledWindows([train, val])
-    in_fold = window_folds(pool.meta("case_id"), case_folds(split_doc, spec.dataset), folder)
-    y = pool.targets[spec.target].numpy().astype(np.float64)
-    return pool, pool, np.where(in_fold == fold, np.nan, y), np.where(in_fold == fold, y, np.nan)
-
-
-def build_finetuner(
-    params: Params,
-    windows: Path,
-    pretrained: Path | None,
-    fold: int | None = None,
-    split_doc: dict[str, Any] | None = None,
-    dist: DistInfo | None = None,
-) -> Finetuner:
-    """Model and data of a run; ``fold`` (with the split file) makes it a cross-validation
-    fold: trained on the other folds of train+val, validated on this one. ``dist``: the
-    process group under torchrun (each rank trains on its share of the batches)."""
-    fp, spec = params.finetune, params.finetune.spec
-    folder = windows / spec.dataset
-    train, val, y_train, y_val = _split_datasets(params, folder, fold, split_doc)
-    train_idx = label_subset(y_train, spec.kind, fp.label_fraction, fp.seed)
-    val_idx = label_subset(y_val, spec.kind, 1.0, fp.seed)
-    for name, idx, y in (("train", train_idx, y_train), ("val", val_idx, y_val)):
-        if len(idx) == 0 or (spec.kind == "binary" and len(np.unique(y[idx])) < 2):
-            where = folder / f"{name}.zarr" if fold is None else f"{folder} fold {fold}"
-            raise SourceError(
-                f"{where}: the {name} split has no usable "
-                f"{'two-class ' if spec.kind == 'binary' else ''}labels for "
-                f"finetune.task={fp.task!r}; check splits and metrics/windows.json"
-            )
-    model = build_model(params, pretrained)
-    test = WindowDataset(
-        folder / "test.zarr", spec.channels, [spec.target], length=params.model.context_length
-    )
-    tuner = Finetuner(
-        params,
-        model,
-        train,
-        val,
-        test,
-        train_idx,
-        val_idx,
-        fingerprint_of(
-            {
-                "params": params.model_dump(mode="json", include={"model", "finetune"}),
-                "stats": (folder / "stats.json").read_text(),
-                "fold": fold,
-                "pretrained": (pretrained / "summary.json").read_text()
-                if fp.init == "pretrained" and pretrained is not None
-                else None,
-            }
-        ),
-        dist=dist or DistInfo(0, 1, torch.device("cpu")),
-    )
-    labels = y_train[train_idx]
-    if spec.kind == "binary":
-        positives = float(labels.sum())
-        if fp.class_balance == "weights":
-            tuner.pos_weight = (len(labels) - positives) / max(positives, 1.0)
-    else:
-        tuner.target_mean, tuner.target_std = float(labels.mean()), float(labels.std() or 1.0)
-    return tuner
 
 
 def predict(

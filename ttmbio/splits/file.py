@@ -16,7 +16,7 @@ from ttmbio.errors import SourceError
 from ttmbio.params import SPLIT_NAMES, Params
 from ttmbio.sources import index_butppg, index_vitaldb
 from ttmbio.sources.base import CaseEntry, SourceIndex
-from ttmbio.splits import UNUSED, SplitResult, assign_folds, assign_splits, fasttrack_targets
+from ttmbio.splits.assign import UNUSED, SplitResult, assign_folds, assign_splits, fasttrack_targets
 
 FORMAT = "ttmbio.splits/1"
 

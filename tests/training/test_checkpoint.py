@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from ttmbio.checkpoint import checkpoint_bytes, load_checkpoint, save_checkpoint
 from ttmbio.errors import SourceError
+from ttmbio.training.checkpoint import checkpoint_bytes, load_checkpoint, save_checkpoint
 
 
 def _payload() -> dict:

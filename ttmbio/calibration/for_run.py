@@ -1,4 +1,4 @@
-"""The calibrate stage: fit a calibrator on a fine-tuned classifier's val predictions.
+"""A fine-tuned run's calibrator file: fitted on its val predictions, tied to its weights.
 
 The predictions are those the fine-tuning run wrote (``ttmbio.run_scores``): no model load.
 
@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ttmbio.calibration import Calibrator, fit_on_val
+from ttmbio.calibration.calibrator import Calibrator, fit_on_val
 from ttmbio.errors import ConfigError, SourceError
 from ttmbio.params import CalibrateParams, binary_tasks
 from ttmbio.run_scores import model_digest, read_run_scores, run_summary

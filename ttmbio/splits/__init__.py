@@ -1,0 +1,3 @@
+"""Which case goes where: train/val/test and cross-validation folds, assigned by subject
+(:mod:`~ttmbio.splits.assign`), recorded with their provenance in the split file
+(:mod:`~ttmbio.splits.file`), and mapped onto stored windows (:mod:`~ttmbio.splits.folds`)."""

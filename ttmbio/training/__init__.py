@@ -1,0 +1,3 @@
+"""What every training run shares: the epoch engine (:mod:`~ttmbio.training.engine`), the
+canonical checkpoint files (:mod:`~ttmbio.training.checkpoint`) and the torchrun process
+group (:mod:`~ttmbio.training.distributed`)."""
