@@ -71,10 +71,10 @@ def run_fold(
     )
     return {
         "fold": fold,
-        "train_windows": summary["train_windows"],
-        "val_windows": summary["val_windows"],
-        "best_epoch": summary["best_epoch"],
-        "val_auroc": summary["val_auroc"],
+        "train_windows": summary.train_windows,
+        "val_windows": summary.val_windows,
+        "best_epoch": summary.best_epoch,
+        "val_auroc": summary.val_auroc,
         "calibration": {
             "applied": calibration["applied"],
             "val_ece_before": calibration["val_before"]["ece"],
