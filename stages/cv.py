@@ -27,6 +27,7 @@ def cv_fold(
     cfg = load_params(params)
     from ttmbio.atomic import atomic_write_json
     from ttmbio.cv import check_fold, run_fold
+    from ttmbio.splits.schema import read_split_file
 
     check_fold(cfg, fold)
     name = f"fold-{fold}"
@@ -34,7 +35,7 @@ def cv_fold(
         cfg,
         windows,
         pretrained if cfg.finetune.init == "pretrained" else None,
-        json.loads(splits.read_text()),
+        read_split_file(splits),
         fold,
         work / name,
         out / name,

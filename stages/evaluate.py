@@ -31,13 +31,14 @@ def evaluate(
     from ttmbio.calibration.for_run import calibrator_for
     from ttmbio.calibration.metrics import reliability_curve
     from ttmbio.evaluation import evaluate_scored
+    from ttmbio.finetune.summary import read_run_summary
     from ttmbio.plots import plot_confusion, plot_reliability, plot_roc_pr
-    from ttmbio.run_scores import model_digest, read_test_scores, run_summary
+    from ttmbio.run_scores import model_digest, read_test_scores
     from ttmbio.scores import write_scores
 
     run = models / cfg.calibrate.model
     doc = calibrator_for(calibrator, model_digest(run))
-    dataset = run_summary(run)["dataset"]
+    dataset = read_run_summary(run).dataset
     test = read_test_scores(run)
     report, known = evaluate_scored(
         test, Calibrator.from_json(doc), cfg.evaluate, cfg.calibrate.n_bins, dataset

@@ -5,12 +5,15 @@ from __future__ import annotations
 import gc
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from stages.common import ParamsOption, one_line_errors, override_finetune
 from ttmbio.params import load_params
+
+if TYPE_CHECKING:
+    from ttmbio.finetune.summary import RunSummary
 
 
 @one_line_errors
@@ -52,21 +55,20 @@ def finetune(
     plot_curves(
         history,
         {"train loss": ["train_loss"], "val": watched, "stage": ["stage"]},
-        f"finetune {name}: {summary['task']}",
+        f"finetune {name}: {summary.task}",
         plots / f"{name}.png",
     )
-    best = summary.get("val_auroc", summary.get("val_mae"))
+    metric, value = summary.val_score
     typer.echo(
-        f"finetune {name}: {summary['task']} ({summary['init']}, "
-        f"{summary['label_fraction']:.0%} labels, {summary['mode']}) best epoch "
-        f"{summary['best_epoch']}: val {'AUROC' if 'val_auroc' in summary else 'MAE'} "
-        f"{best:.3f} -> {out / name}"
+        f"finetune {name}: {summary.task} ({summary.init}, {summary.label_fraction:.0%} "
+        f"labels, {summary.mode}) best epoch {summary.best_epoch}: val {metric} {value:.3f} "
+        f"-> {out / name}"
     )
 
 
 def _train(
     cfg: Any, windows: Path, pretrained: Path, work: Path, out: Path, metrics: Path, info: Any
-) -> dict[str, Any]:
+) -> RunSummary:
     """Build and run the fine-tuning; the dvclive folder is made (rank 0) only once the run
     is built, so windows or params that cannot work are refused with nothing written."""
     from dvclive import Live
@@ -81,7 +83,7 @@ def _train(
         live.summary.update(
             {
                 k: v
-                for k, v in summary.items()
+                for k, v in summary.model_dump(exclude_none=True).items()
                 if isinstance(v, float | int) and not isinstance(v, bool)
             }
         )

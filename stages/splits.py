@@ -7,7 +7,6 @@ from pathlib import Path
 import typer
 
 from stages.common import ParamsOption, one_line_errors, warn
-from ttmbio.atomic import atomic_write_json
 from ttmbio.params import load_params
 
 
@@ -19,16 +18,11 @@ def splits(
 ) -> None:
     """Index the configured sources and assign whole subjects to train/val/test."""
     cfg = load_params(params)
-    from ttmbio.splits.file import build_split_file  # heavy imports only when the stage runs
+    from ttmbio.splits.file import write_split_file  # heavy imports only when the stage runs
 
-    doc, counts = build_split_file(cfg)
-    for name, dataset in doc["datasets"].items():
-        warn(f"{name}: {w}" for w in dataset["warnings"])
-        warn(f"skipped {s['reason']}" for s in dataset["skipped"])
-        warn(dataset["notes"])
-    atomic_write_json(out, doc)
-    atomic_write_json(metrics, counts)
-    for name, c in counts.items():
+    report = write_split_file(cfg, out, metrics)
+    warn(report.warnings)
+    for name, c in report.metrics.items():
         typer.echo(
             f"splits: {name}: "
             + ", ".join(

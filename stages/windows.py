@@ -23,7 +23,7 @@ def windows(
 ) -> None:
     """Turn every split's recordings into quality-gated, labelled 125 Hz windows."""
     cfg = load_params(params)
-    from ttmbio.splits.file import read_split_file
+    from ttmbio.splits.schema import read_split_file
     from ttmbio.windows.build import build_windows
     from ttmbio.windows.gate_audit import gate_audit
     from ttmbio.windows.plots import plot_examples, plot_sqi

@@ -19,6 +19,7 @@ from ttmbio.params import Params
 from ttmbio.run_scores import model_digest
 from ttmbio.splits.file import build_split_file
 from ttmbio.splits.folds import case_folds, window_folds
+from ttmbio.splits.schema import SplitFile
 from ttmbio.synth.dataset import synthesize
 from ttmbio.windows.build import build_windows
 from ttmbio.windows.dataset import PooledWindows, WindowDataset
@@ -78,11 +79,11 @@ def test_fold_trains_on_other_folds_and_validates_on_its_own(
 ) -> None:
     tmp, params, doc = tiny
     folds = case_folds(doc, "butppg")
-    rows = doc["datasets"]["butppg"]["cases"]
+    rows = doc.datasets["butppg"].cases
     subjects_of_fold: dict[int, set[str]] = defaultdict(set)
     for row in rows:
-        if row["fold"] is not None:
-            subjects_of_fold[row["fold"]].add(row["subject_id"])
+        if row.fold is not None:
+            subjects_of_fold[row.fold].add(row.subject_id)
     assert not subjects_of_fold[0] & subjects_of_fold[1]  # subject-disjoint
     seen: set[int] = set()
     for fold in (0, 1):
@@ -103,11 +104,11 @@ def test_windows_of_a_case_without_fold_are_refused() -> None:
 
 
 def test_folds_off_is_a_config_error(tiny: tuple[Path, Params, dict]) -> None:
-    doc = json.loads(json.dumps(tiny[2]))
+    doc = tiny[2].model_dump(mode="json")
     for row in doc["datasets"]["butppg"]["cases"]:
         row["fold"] = None
     with pytest.raises(ConfigError, match=r"assigns no folds to butppg; set splits\.folds"):
-        case_folds(doc, "butppg")
+        case_folds(SplitFile.model_validate(doc), "butppg")
 
 
 def test_unknown_fold_and_regression_task_are_refused(tiny: tuple[Path, Params, dict]) -> None:

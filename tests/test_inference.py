@@ -11,9 +11,10 @@ from torchmetrics.functional.classification import binary_auroc
 
 from tests.finetune.test_finetune import run, tiny  # noqa: F401 - module fixture
 from ttmbio.errors import ConfigError, SourceError
+from ttmbio.finetune.summary import read_run_summary
 from ttmbio.inference import load_finetuned, score_store
 from ttmbio.params import Params
-from ttmbio.run_scores import read_run_scores, run_summary
+from ttmbio.run_scores import read_run_scores
 
 
 def test_reloaded_model_reproduces_the_validation_auroc(
@@ -25,7 +26,7 @@ def test_reloaded_model_reproduces_the_validation_auroc(
     scored = score_store(loaded, tiny[0] / "windows/butppg/val.zarr")
     assert np.all((scored["score"] >= 0) & (scored["score"] <= 1))
     auroc = binary_auroc(torch.tensor(scored["score"]), torch.tensor(scored["label"]).long())
-    assert float(auroc) == pytest.approx(summary["val_auroc"], abs=1e-6)
+    assert float(auroc) == pytest.approx(summary.val_auroc, abs=1e-6)
     assert len(scored["case_id"]) == len(scored["score"])
 
 
@@ -35,7 +36,7 @@ def test_the_run_folder_holds_the_reloaded_models_val_and_test_scores(
     """What calibrate, evaluate and label-efficiency read instead of loading the model."""
     out, _ = run(tiny, "scores")
     loaded = load_finetuned(out)
-    assert run_summary(out)["dataset"] == "butppg" and run_summary(out)["kind"] == "binary"
+    assert read_run_summary(out).dataset == "butppg" and read_run_summary(out).kind == "binary"
     for split in ("val", "test"):
         written = read_run_scores(out, split)
         again = score_store(loaded, tiny[0] / f"windows/butppg/{split}.zarr")

@@ -14,7 +14,6 @@ from ttmbio.run_scores import (
     SPLIT_FILES,
     read_run_scores,
     read_test_scores,
-    run_summary,
     scored_csv,
     write_run_scores,
 )
@@ -60,8 +59,6 @@ def test_missing_empty_and_foreign_files_are_one_line_errors(tmp_path: Path) -> 
     (tmp_path / SPLIT_FILES["val"]).write_text("a,b\n1,2\n")
     with pytest.raises(SourceError, match="not a run's scores file"):
         read_run_scores(tmp_path, "val")
-    with pytest.raises(SourceError, match="not a fine-tuning run folder"):
-        run_summary(tmp_path)
 
 
 def test_the_scoring_stages_import_no_torch() -> None:
@@ -73,6 +70,7 @@ def test_the_scoring_stages_import_no_torch() -> None:
         "ttmbio.calibration.metrics",
         "ttmbio.evaluation",
         "ttmbio.label_efficiency",
+        "ttmbio.finetune.summary",
         "ttmbio.run_scores",
         "ttmbio.scores",
         "ttmbio.plots",

@@ -23,6 +23,7 @@ from ttmbio.finetune.build import build_finetuner
 from ttmbio.finetune.loop import run_finetuning
 from ttmbio.params import Params, binary_tasks
 from ttmbio.run_scores import read_run_scores, read_test_scores
+from ttmbio.splits.schema import SplitFile
 from ttmbio.training.engine import MetricLogger
 
 CALIBRATOR_FILE = "calibrator.json"
@@ -46,7 +47,7 @@ def run_fold(
     params: Params,
     windows: Path,
     pretrained: Path | None,
-    split_doc: dict[str, Any],
+    split_doc: SplitFile,
     fold: int,
     work: Path,
     out: Path,
@@ -70,10 +71,10 @@ def run_fold(
     )
     return {
         "fold": fold,
-        "train_windows": summary["train_windows"],
-        "val_windows": summary["val_windows"],
-        "best_epoch": summary["best_epoch"],
-        "val_auroc": summary["val_auroc"],
+        "train_windows": summary.train_windows,
+        "val_windows": summary.val_windows,
+        "best_epoch": summary.best_epoch,
+        "val_auroc": summary.val_auroc,
         "calibration": {
             "applied": calibration["applied"],
             "val_ece_before": calibration["val_before"]["ece"],

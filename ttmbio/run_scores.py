@@ -15,9 +15,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import json
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -25,7 +23,6 @@ from ttmbio.atomic import atomic_write_text
 from ttmbio.errors import SourceError
 
 MODEL_FILE = "best.pt"
-SUMMARY_FILE = "summary.json"
 SPLIT_FILES = {"val": "val_scores.csv", "test": "test_scores.csv"}
 COLUMNS = ("case_id", "subject_id", "start_s", "label", "score")
 
@@ -38,20 +35,6 @@ def model_digest(run_dir: Path) -> str:
     if not path.is_file():
         raise SourceError(f"{path}: no fine-tuned model here; run `ttmbio finetune` first")
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def run_summary(run_dir: Path) -> dict[str, Any]:
-    """The run's summary.json: its task, dataset and kind among others."""
-    path = Path(run_dir) / SUMMARY_FILE
-    if not path.is_file():
-        raise SourceError(
-            f"{path}: not a fine-tuning run folder (no summary); pass a folder written by "
-            "`ttmbio finetune`, e.g. models/finetune/pretrained-1.0-seed42"
-        )
-    summary = json.loads(path.read_text())
-    if "dataset" not in summary or "kind" not in summary:
-        raise SourceError(f"{path}: written by an older ttmbio; re-run `ttmbio finetune`")
-    return summary
 
 
 def scored_csv(scored: Scored) -> str:

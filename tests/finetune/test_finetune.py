@@ -81,8 +81,8 @@ def run(tiny: tuple[Path, Params], name: str, **changes: object) -> tuple[Path, 
 
 def test_two_epoch_run_writes_a_checkpoint_that_round_trips(tiny: tuple[Path, Params]) -> None:
     out, summary = run(tiny, "ft")
-    assert summary["epochs_run"] == 2 and 0.0 <= summary["val_auroc"] <= 1.0
-    counts = summary["trainable_parameters"]
+    assert summary.epochs_run == 2 and 0.0 <= summary.val_auroc <= 1.0
+    counts = summary.trainable_parameters
     assert counts["head"] < counts["last_n"]
     ckpt = load_checkpoint(out / "best.pt")
     assert ckpt["channels"] == ["ACC_X", "ACC_Y", "ACC_Z", "PPG", "ECG"]
@@ -98,14 +98,14 @@ def test_two_epoch_run_writes_a_checkpoint_that_round_trips(tiny: tuple[Path, Pa
 
 def test_fm_mode_keeps_the_encoder_frozen(tiny: tuple[Path, Params]) -> None:
     _, summary = run(tiny, "fm", mode="fm")
-    assert list(summary["trainable_parameters"]) == ["head"]
+    assert list(summary.trainable_parameters) == ["head"]
 
 
 def test_lora_run_trains_few_parameters_and_saves_merged_weights(
     tiny: tuple[Path, Params],
 ) -> None:
     out, summary = run(tiny, "lora", lora={"enabled": True})
-    assert 0 < summary["lora_fraction"] < 0.1  # <= 5 % on the default encoder: test_lora.py
+    assert 0 < summary.lora_fraction < 0.1  # <= 5 % on the default encoder: test_lora.py
     assert not any("lora_" in k for k in load_checkpoint(out / "best.pt")["model"])
 
 
@@ -140,7 +140,7 @@ def test_interrupted_run_resumes_to_the_same_weights(
     assert not (tiny[0] / "out" / "resumed").exists()
     monkeypatch.setattr(loop, "train_epoch", real)
     resumed, summary = run(tiny, "resumed", unfreeze_epochs=2)
-    assert summary["epochs_run"] == 3
+    assert summary.epochs_run == 3
     a, b = load_checkpoint(straight / "best.pt"), load_checkpoint(resumed / "best.pt")
     for name, tensor in a["model"].items():
         assert torch.equal(tensor, b["model"][name]), name
@@ -150,7 +150,7 @@ def test_interrupted_run_resumes_to_the_same_weights(
 @pytest.mark.parametrize("task", ["vitaldb_map", "vitaldb_hr"])
 def test_regression_tasks_report_mae_in_their_units(tiny: tuple[Path, Params], task: str) -> None:
     out, summary = run(tiny, task, task=task)
-    assert summary["task"] == task and summary["val_mae"] > 0 and "val_auroc" not in summary
+    assert summary.task == task and summary.val_mae > 0 and summary.val_auroc is None
     assert load_checkpoint(out / "best.pt")["channels"] == ["PPG", "ECG"]
     mean, std = load_checkpoint(out / "best.pt")["target_scale"]
     assert (40 < mean < 140) and std > 0  # mmHg or bpm, not normalised units
@@ -179,7 +179,7 @@ def test_no_early_stop_before_min_epochs(
     _, summary = run(
         tiny, f"flat{min_epochs}", unfreeze_epochs=4, patience=1, min_epochs=min_epochs
     )
-    assert summary["epochs_run"] == expected and summary["best_epoch"] == 1
+    assert summary.epochs_run == expected and summary.best_epoch == 1
 
 
 def test_the_training_modules_leave_torchmetrics_out() -> None:

@@ -14,6 +14,7 @@ from tests.fixtures.files import standard_tracks, write_vital
 from tests.fixtures.pipeline import build_tiny_pipeline, no_progress
 from ttmbio.errors import ConfigError
 from ttmbio.params import Params
+from ttmbio.splits.schema import SplitFile
 from ttmbio.windows.build import build_windows
 from ttmbio.windows.store import WindowStore, channel_stats
 
@@ -63,11 +64,11 @@ def test_stores_open_with_plain_zarr_and_hold_named_channels_and_labels(built) -
 
 def test_every_split_and_subject_traceable_to_the_split_file(built) -> None:
     tmp, _, _, extra = built
-    rows = {r["case_id"]: r for r in extra["doc"]["datasets"]["vitaldb"]["cases"]}
+    rows = {r.case_id: r for r in extra["doc"].datasets["vitaldb"].cases}
     for split in ("train", "val", "test"):
         store = WindowStore(tmp / f"windows/vitaldb/{split}.zarr")
         for case, subject in zip(store.meta("case_id"), store.meta("subject_id"), strict=True):
-            assert rows[case]["split"] == split and rows[case]["subject_id"] == subject
+            assert rows[case].split == split and rows[case].subject_id == subject
 
 
 def test_normalisation_stats_come_from_train_only(built) -> None:
@@ -87,7 +88,7 @@ def test_stores_are_byte_identical_for_one_and_two_workers(built, tmp_path: Path
 
 def test_case_missing_a_track_or_all_nan_is_skipped_and_reported(built, tmp_path: Path) -> None:
     _tmp, params, metrics, extra = built
-    doc = json.loads(json.dumps(extra["doc"]))
+    doc = extra["doc"].model_dump(mode="json")
     rows = doc["datasets"]["vitaldb"]["cases"]
     train = [r for r in rows if r["split"] == "train"]
     tracks = standard_tracks(seconds=60.0)
@@ -98,6 +99,7 @@ def test_case_missing_a_track_or_all_nan_is_skipped_and_reported(built, tmp_path
     write_vital(tmp_path / "nan_ppg.vital", tracks, seconds=60.0)
     for name in ("no_art", "nan_ppg"):
         rows.append({**train[0], "case_id": name, "file": str(tmp_path / f"{name}.vital")})
+    doc = SplitFile.model_validate(doc)
     again, report = build_windows(params, doc, tmp_path / "windows", no_progress)
     assert again["vitaldb"]["train"]["cases_skipped"] == 2
     assert again["vitaldb"]["train"]["windows"] == metrics["vitaldb"]["train"]["windows"]
@@ -108,9 +110,9 @@ def test_case_missing_a_track_or_all_nan_is_skipped_and_reported(built, tmp_path
 
 def test_no_train_cases_is_refused_before_anything_is_written(built, tmp_path: Path) -> None:
     _tmp, params, _metrics, extra = built
-    doc = json.loads(json.dumps(extra["doc"]))
+    doc = extra["doc"].model_dump(mode="json")
     for row in doc["datasets"]["butppg"]["cases"]:
         row["split"] = "val" if row["split"] == "train" else row["split"]
     with pytest.raises(ConfigError, match=r"no butppg case to the train split \(splits\.ratios"):
-        build_windows(params, doc, tmp_path / "windows", no_progress)
+        build_windows(params, SplitFile.model_validate(doc), tmp_path / "windows", no_progress)
     assert not (tmp_path / "windows").exists()

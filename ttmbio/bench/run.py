@@ -24,7 +24,7 @@ from ttmbio.bench.windowing import vitaldb_rows, windowing_throughput, windows_m
 from ttmbio.errors import SourceError
 from ttmbio.inference import load_finetuned
 from ttmbio.params import Params
-from ttmbio.splits.file import read_split_file
+from ttmbio.splits.schema import read_split_file
 
 TARGETS = {
     "windowing_x_realtime_per_core": (">=", 3600.0),
@@ -66,7 +66,7 @@ def run_bench(params: Params, paths: BenchPaths, quick: bool) -> dict[str, Any]:
     """All figures as one JSON-ready dict, with each target and whether it was met."""
     ensure_up_to_date(paths.repo)  # before minutes of measuring, not after
     split_doc = read_split_file(paths.split_file)
-    available = len(split_doc["datasets"]["vitaldb"]["cases"])
+    available = len(split_doc.datasets["vitaldb"].cases)
     n_cases = min(3 if quick else 10, available // 4)  # memory compares N with 4N cases
     if n_cases < 1:
         raise SourceError(f"{paths.split_file}: {available} VitalDB cases; the benchmark needs 4")

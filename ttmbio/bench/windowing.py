@@ -20,6 +20,7 @@ from typing import Any
 from ttmbio.errors import SourceError
 from ttmbio.params import Params
 from ttmbio.sources.vital_dir import read_track_names
+from ttmbio.splits.schema import CaseRow, SplitFile
 from ttmbio.windows.build import _write_split
 
 
@@ -27,8 +28,8 @@ def _no_progress(items: Any, total: int, label: str) -> Any:
     return items
 
 
-def vitaldb_rows(split_doc: dict[str, Any], n: int) -> list[dict[str, Any]]:
-    rows = split_doc["datasets"]["vitaldb"]["cases"]
+def vitaldb_rows(split_doc: SplitFile, n: int) -> list[CaseRow]:
+    rows = split_doc.datasets["vitaldb"].cases
     if len(rows) < n:
         raise SourceError(
             f"the split file lists {len(rows)} VitalDB cases, the benchmark needs {n}; run "
@@ -37,9 +38,9 @@ def vitaldb_rows(split_doc: dict[str, Any], n: int) -> list[dict[str, Any]]:
     return rows[:n]
 
 
-def recorded_seconds(rows: list[dict[str, Any]]) -> float:
+def recorded_seconds(rows: list[CaseRow]) -> float:
     """Total recording time of ``rows`` from the files' headers (no samples read)."""
-    return sum(read_track_names(Path(r["file"]))[1] for r in rows)
+    return sum(read_track_names(Path(r.file))[1] for r in rows)
 
 
 def _with_workers(params: Params, workers: int) -> Params:
@@ -47,13 +48,13 @@ def _with_workers(params: Params, workers: int) -> Params:
     return params.model_copy(update={"windows": windows})
 
 
-def _write(params: Params, rows: list[dict[str, Any]], folder: Path) -> int:
+def _write(params: Params, rows: list[CaseRow], folder: Path) -> int:
     result = _write_split("vitaldb", "bench", rows, params, folder / "bench.zarr", _no_progress)
     return int(result["metrics"]["windows"])
 
 
 def windowing_throughput(
-    params: Params, rows: list[dict[str, Any]], workers: list[int], repeats: int
+    params: Params, rows: list[CaseRow], workers: list[int], repeats: int
 ) -> dict[str, Any]:
     """x real time per core for each worker count: recorded seconds / (wall s x workers)."""
     seconds = recorded_seconds(rows)
@@ -81,13 +82,13 @@ def windowing_throughput(
     return out
 
 
-def _child(params: Params, rows: list[dict[str, Any]], queue: Any) -> None:
+def _child(params: Params, rows: list[CaseRow], queue: Any) -> None:
     with tempfile.TemporaryDirectory(prefix="ttmbio-rss-") as tmp:
         _write(_with_workers(params, 1), rows, Path(tmp))
     queue.put(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)  # KiB on Linux
 
 
-def peak_rss_bytes(params: Params, rows: list[dict[str, Any]]) -> int:
+def peak_rss_bytes(params: Params, rows: list[CaseRow]) -> int:
     """Peak resident memory of a fresh process windowing ``rows`` (one worker)."""
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
@@ -100,9 +101,7 @@ def peak_rss_bytes(params: Params, rows: list[dict[str, Any]]) -> int:
     return int(peak)
 
 
-def windows_memory(
-    params: Params, split_doc: dict[str, Any], n: int, repeats: int
-) -> dict[str, Any]:
+def windows_memory(params: Params, split_doc: SplitFile, n: int, repeats: int) -> dict[str, Any]:
     """Peak RSS for N and 4N cases (medians over ``repeats`` fresh processes) and their ratio."""
     small, large = vitaldb_rows(split_doc, n), vitaldb_rows(split_doc, 4 * n)
     rss_n = statistics.median(peak_rss_bytes(params, small) for _ in range(repeats))

@@ -16,8 +16,9 @@ from typing import Any
 
 from ttmbio.calibration.calibrator import Calibrator, fit_on_val
 from ttmbio.errors import ConfigError, SourceError
+from ttmbio.finetune.summary import read_run_summary
 from ttmbio.params import CalibrateParams, binary_tasks
-from ttmbio.run_scores import model_digest, read_run_scores, run_summary
+from ttmbio.run_scores import model_digest, read_run_scores
 
 
 def calibrate(
@@ -25,7 +26,7 @@ def calibrate(
 ) -> tuple[Calibrator, dict[str, Any], dict[str, Any]]:
     """Return (calibrator, metrics, reliability curves before/after) for ``model_dir``, from
     the val scores its fine-tuning run wrote."""
-    kind = run_summary(model_dir)["kind"]
+    kind = read_run_summary(model_dir).kind
     if kind != "binary":
         raise ConfigError(
             f"{model_dir}: calibrate.model is a {kind} model; calibration needs a "

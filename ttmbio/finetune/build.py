@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -17,6 +16,7 @@ from ttmbio.model.inflate import inflate_encoder
 from ttmbio.model.lora import LoraSettings, apply_lora
 from ttmbio.params import ModelParams, Params
 from ttmbio.splits.folds import case_folds, window_folds
+from ttmbio.splits.schema import SplitFile
 from ttmbio.training.checkpoint import check_compatible, load_checkpoint
 from ttmbio.training.distributed import DistInfo
 from ttmbio.training.engine import fingerprint_of
@@ -117,7 +117,7 @@ class Finetuner:
 
 
 def _split_datasets(
-    params: Params, folder: Path, fold: int | None, split_doc: dict[str, Any] | None
+    params: Params, folder: Path, fold: int | None, split_doc: SplitFile | None
 ) -> tuple[WindowDataset | PooledWindows, WindowDataset | PooledWindows, np.ndarray, np.ndarray]:
     """(train, val, train targets, val targets); a target is NaN where a window is not used.
 
@@ -144,7 +144,7 @@ def build_finetuner(
     windows: Path,
     pretrained: Path | None,
     fold: int | None = None,
-    split_doc: dict[str, Any] | None = None,
+    split_doc: SplitFile | None = None,
     dist: DistInfo | None = None,
 ) -> Finetuner:
     """Model and data of a run; ``fold`` (with the split file) makes it a cross-validation

@@ -16,6 +16,7 @@ from tqdm import tqdm
 
 from ttmbio.atomic import atomic_write_json
 from ttmbio.finetune.build import Finetuner, stages
+from ttmbio.finetune.summary import RunSummary, write_run_summary
 from ttmbio.inference import score_windows, with_ids
 from ttmbio.model.heads import EncoderClassifier
 from ttmbio.model.lora import lora_fraction, merge_lora
@@ -207,7 +208,7 @@ class _FinetuneRun(OverTrainer):
 
     def finish(
         self, progress: Progress, optimizer: torch.optim.Optimizer, work: Path, out: Path
-    ) -> dict[str, Any]:
+    ) -> RunSummary:
         """best.pt (the best epoch's weights, LoRA merged), last.pt, summary, history and
         the kept weights' val and test scores."""
         t = self.t
@@ -219,31 +220,30 @@ class _FinetuneRun(OverTrainer):
             merge_lora(t.model)
             best_state = snapshot(t.model)
         best_row = max(t.history, key=lambda r: monitor_value(t, r))
-        summary = {
-            "task": fp.task,
-            "dataset": fp.spec.dataset,
-            "kind": fp.spec.kind,
-            "init": fp.init,
-            "mode": fp.mode,
-            "lora": fp.lora.enabled,
-            "label_fraction": fp.label_fraction,
-            "seed": fp.seed,
-            "train_windows": len(t.train_idx),
-            "val_windows": len(t.val_idx),
-            "best_epoch": int(best_row["epoch"]),
-            "epochs_run": len(t.history),
-            "trainable_parameters": self.counts,
+        summary = RunSummary(
+            task=fp.task,
+            dataset=fp.spec.dataset,
+            kind=fp.spec.kind,
+            init=fp.init,
+            mode=fp.mode,
+            lora=fp.lora.enabled,
+            lora_fraction=lora_share,
+            label_fraction=fp.label_fraction,
+            seed=fp.seed,
+            train_windows=len(t.train_idx),
+            val_windows=len(t.val_idx),
+            best_epoch=int(best_row["epoch"]),
+            epochs_run=len(t.history),
+            trainable_parameters=self.counts,
             **{k: v for k, v in best_row.items() if k.startswith("val_")},
-        }
-        if lora_share is not None:
-            summary["lora_fraction"] = lora_share
+        )
         final = _payload(
             t, best_state, len(t.history) - 1, progress.best, progress.bad_epochs, optimizer
         )
         best_ckpt = {k: v for k, v in final.items() if k not in ("optimizer", "best_model")}
         save_checkpoint(out / "best.pt", {**best_ckpt, "model": best_state})
         save_checkpoint(out / "last.pt", final)
-        atomic_write_json(out / "summary.json", summary)
+        write_run_summary(out, summary)
         atomic_write_json(out / "history.json", t.history)
         for split, scored in scored_splits(t).items():
             write_run_scores(out, split, scored)
@@ -256,7 +256,7 @@ def run_finetuning(
     out: Path,
     logger: MetricLogger | None = None,
     show_progress: bool = True,
-) -> dict[str, Any]:
+) -> RunSummary:
     """Train through the stages with early stopping; write ``out`` whole; return the summary."""
     fp = t.params.finetune
     settings = LoopSettings(patience=fp.patience, min_epochs=fp.min_epochs, best_in_memory=True)

@@ -1,24 +1,38 @@
-"""Build and read the split file: which case of which dataset goes to train, val or test.
+"""Build, write and read the split file: which case of which dataset goes to train, val or
+test (and which cross-validation fold).
 
 The file records its provenance (the splits params, the sources indexed, what was skipped and
-why) so that a split can be audited and reproduced without re-running the stage.
+why) so that a split can be audited and reproduced without re-running the stage. Its schema,
+and the reader every later stage uses, are in :mod:`ttmbio.splits.schema`.
 """
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+
 from ttmbio import __version__
+from ttmbio.atomic import atomic_write_json
 from ttmbio.errors import SourceError
 from ttmbio.params import SPLIT_NAMES, Params
 from ttmbio.sources import index_butppg, index_vitaldb
 from ttmbio.sources.base import CaseEntry, SourceIndex
 from ttmbio.splits.assign import UNUSED, SplitResult, assign_folds, assign_splits, fasttrack_targets
+from ttmbio.splits.schema import CaseRow, DatasetSplits, SplitFile
 
-FORMAT = "ttmbio.splits/1"
+
+class SplitsReport(BaseModel):
+    """What ``ttmbio splits`` did: where the file went, per-dataset counts (the metrics file)
+    and every warning, skipped case and note, one line each."""
+
+    model_config = ConfigDict(frozen=True)
+
+    split_file: Path
+    metrics: dict[str, Any]
+    warnings: list[str]
 
 
 def _case_set_filter(index: SourceIndex, required_tracks: list[str]) -> tuple[list[CaseEntry], int]:
@@ -66,16 +80,16 @@ def _dataset_doc(
     source: dict[str, Any],
     excluded: int,
     summarize: list[str],
-) -> tuple[dict[str, Any], dict[str, Any]]:
+) -> tuple[DatasetSplits, dict[str, Any]]:
     rows = [
-        {
-            "case_id": c.case_id,
-            "subject_id": c.subject_id,
-            "file": c.file,
-            "split": result.split[c.case_id],
-            "fold": result.fold.get(c.case_id),
-            "attrs": c.attrs,
-        }
+        CaseRow(
+            case_id=c.case_id,
+            subject_id=c.subject_id,
+            file=c.file,
+            split=result.split[c.case_id],
+            fold=result.fold.get(c.case_id),
+            attrs=c.attrs,
+        )
         for c in cases
     ]
     metrics: dict[str, Any] = {}
@@ -90,17 +104,17 @@ def _dataset_doc(
     metrics["excluded_by_case_set"] = excluded
     if result.fold:
         metrics["folds"] = {str(k): v for k, v in sorted(Counter(result.fold.values()).items())}
-    doc = {
-        "source": source,
-        "cases": rows,
-        "warnings": result.warnings,
-        "skipped": [vars(s) for s in index.skipped],
-        "notes": index.notes,
-    }
+    doc = DatasetSplits(
+        source=source,
+        cases=rows,
+        warnings=result.warnings,
+        skipped=[vars(s) for s in index.skipped],
+        notes=index.notes,
+    )
     return doc, metrics
 
 
-def build_split_file(params: Params) -> tuple[dict[str, Any], dict[str, Any]]:
+def build_split_file(params: Params) -> tuple[SplitFile, dict[str, Any]]:
     """Index both sources, assign splits; return (split file document, metrics)."""
     sp, data = params.splits, params.data
     vital_index = index_vitaldb(data.vitaldb)
@@ -128,12 +142,7 @@ def build_split_file(params: Params) -> tuple[dict[str, Any], dict[str, Any]]:
             data.butppg.model_dump(mode="json"),
         ),
     }
-    doc: dict[str, Any] = {
-        "format": FORMAT,
-        "ttmbio_version": __version__,
-        "params": sp.model_dump(mode="json"),
-        "datasets": {},
-    }
+    parts: dict[str, DatasetSplits] = {}
     metrics: dict[str, Any] = {}
     for name, (index, cases, split_cfg, fasttrack, excl, source) in datasets.items():
         if not cases:
@@ -143,23 +152,21 @@ def build_split_file(params: Params) -> tuple[dict[str, Any], dict[str, Any]]:
                 f"check data.{name} and splits.{name}"
             )
         result = _split_dataset(cases, params, split_cfg.stratify_by, fasttrack)
-        doc["datasets"][name], metrics[name] = _dataset_doc(
+        parts[name], metrics[name] = _dataset_doc(
             index, cases, result, source, excl, split_cfg.summarize
         )
+    doc = SplitFile(ttmbio_version=__version__, params=sp.model_dump(mode="json"), datasets=parts)
     return doc, metrics
 
 
-def read_split_file(path: Path) -> dict[str, Any]:
-    """Load a split file written by :func:`build_split_file`, checking its format tag."""
-    path = Path(path)
-    if not path.is_file():
-        raise SourceError(f"{path}: split file not found; run `ttmbio splits` (or dvc repro)")
-    doc = json.loads(path.read_text())
-    if doc.get("format") != FORMAT:
-        raise SourceError(f"{path}: not a {FORMAT} split file; re-run `ttmbio splits`")
-    return doc
-
-
-def cases_in(doc: dict[str, Any], dataset: str, split: str) -> list[dict[str, Any]]:
-    """Rows of ``dataset`` assigned to ``split``, in file order."""
-    return [row for row in doc["datasets"][dataset]["cases"] if row["split"] == split]
+def write_split_file(params: Params, out: Path, metrics_path: Path) -> SplitsReport:
+    """Build the split file and write it and its metrics (each whole or not at all)."""
+    doc, metrics = build_split_file(params)
+    warnings = []
+    for name, dataset in doc.datasets.items():
+        warnings += [f"{name}: {w}" for w in dataset.warnings]
+        warnings += [f"skipped {s.reason}" for s in dataset.skipped]
+        warnings += dataset.notes
+    atomic_write_json(out, doc.model_dump(mode="json"))
+    atomic_write_json(metrics_path, metrics)
+    return SplitsReport(split_file=out, metrics=metrics, warnings=warnings)

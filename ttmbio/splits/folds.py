@@ -8,17 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from ttmbio.errors import ConfigError, SourceError
+from ttmbio.splits.schema import SplitFile
 
 
-def case_folds(split_doc: Mapping[str, Any], dataset: str) -> dict[str, int]:
+def case_folds(split_doc: SplitFile, dataset: str) -> dict[str, int]:
     """case id -> fold for the dataset's train+val cases; refused when folds are off."""
-    rows = split_doc["datasets"][dataset]["cases"]
-    folds = {str(r["case_id"]): int(r["fold"]) for r in rows if r.get("fold") is not None}
+    rows = split_doc.datasets[dataset].cases
+    folds = {r.case_id: r.fold for r in rows if r.fold is not None}
     if not folds:
         raise ConfigError(
             f"the split file assigns no folds to {dataset}; set splits.folds (e.g. "

@@ -215,9 +215,10 @@ def train(
     out: Path,
     logger: MetricLogger | None = None,
     report: Callable[[Row], None] | None = None,
-) -> dict[str, Any]:
+) -> Any:
     """Train ``run`` to the end (resuming when possible); rank 0 writes ``out`` whole and gets
-    the summary, other ranks ``{}``."""
+    the summary its ``finish`` returns (fine-tuning's is a typed ``RunSummary``), other ranks
+    ``{}``."""
     main = run.dist.is_main
     if main:
         prepare_work_dir(work, run.fingerprint)

@@ -22,6 +22,7 @@ from ttmbio.params import SPLIT_NAMES, DatasetWindows, Params
 from ttmbio.sources.base import Recording
 from ttmbio.sources.butppg import load_butppg_record
 from ttmbio.sources.vital_dir import load_vital_recording, read_track_names, resolve_channels
+from ttmbio.splits.schema import CaseRow, SplitFile
 from ttmbio.windows.labels import EXCLUSION_NAMES as EXCLUSIONS
 from ttmbio.windows.process import WindowBlock, process_recording
 from ttmbio.windows.store import STATS_FILE, StoreWriter, WindowStore, channel_stats
@@ -33,7 +34,7 @@ Progress = Callable[[Iterable[Any], int, str], Iterator[Any]]
 @dataclass(frozen=True)
 class CaseJob:
     dataset: str
-    row: dict[str, Any]
+    row: CaseRow
     params: Params
 
 
@@ -44,16 +45,16 @@ class CaseResult:
     error: str | None = None
 
 
-def load_recording(dataset: str, row: dict[str, Any], params: Params) -> Recording:
+def load_recording(dataset: str, row: CaseRow, params: Params) -> Recording:
     """Read one split-file row with its source's loader (the API source downloads first)."""
-    case_id, subject = row["case_id"], row["subject_id"]
+    case_id, subject = row.case_id, row.subject_id
     channels = getattr(params.windows, dataset).channels
     if dataset == "butppg":
-        folder = Path(row["file"]).parent
+        folder = Path(row.file).parent
         with_acc = any(c.startswith("ACC_") for c in channels)
-        if with_acc and not row["attrs"].get("has_acc", True):
+        if with_acc and not row.attrs.get("has_acc", True):
             raise CaseError(
-                f"{row['file']}: record has no ACC file ({case_id}_ACC.hea), which "
+                f"{row.file}: record has no ACC file ({case_id}_ACC.hea), which "
                 "windows.butppg.channels asks for; add it or drop ACC_X/ACC_Y/ACC_Z there"
             )
         return load_butppg_record(folder, case_id, with_acc=with_acc)
@@ -63,7 +64,7 @@ def load_recording(dataset: str, row: dict[str, Any], params: Params) -> Recordi
 
         path = VitalDBApi(api_url=cfg.api_url, cache_dir=cfg.cache_dir).case_path(int(case_id))
     else:
-        path = Path(row["file"])
+        path = Path(row.file)
     tracks, _ = read_track_names(path)
     found, missing = resolve_channels(tracks, cfg.tracks, channels)
     if missing:
@@ -72,39 +73,37 @@ def load_recording(dataset: str, row: dict[str, Any], params: Params) -> Recordi
 
 
 def _process(job: CaseJob) -> CaseResult:
-    case_id = job.row["case_id"]
+    case_id = job.row.case_id
     cfg: DatasetWindows = getattr(job.params.windows, job.dataset)
     try:
         rec = load_recording(job.dataset, job.row, job.params)
         block = process_recording(rec, cfg, job.params.windows)
     except CaseError as err:
         message = str(err)
-        if job.row["file"] not in message:
-            message = f"{job.row['file']}: {message}"
+        if job.row.file not in message:
+            message = f"{job.row.file}: {message}"
         return CaseResult(case_id, error=message)
     return CaseResult(case_id, block=block)
 
 
-def _label_dtypes(rows: list[dict[str, Any]], names: list[str]) -> dict[str, Any]:
+def _label_dtypes(rows: list[CaseRow], names: list[str]) -> dict[str, Any]:
     """Strings stay strings; everything else becomes float32 with NaN for missing."""
     dtypes: dict[str, Any] = {}
     for name in names:
-        values = [r["attrs"].get(name) for r in rows]
+        values = [r.attrs.get(name) for r in rows]
         dtypes[name] = str if any(isinstance(v, str) for v in values) else "float32"
     return dtypes
 
 
-def _case_meta(
-    block: WindowBlock, row: dict[str, Any], dtypes: dict[str, Any]
-) -> dict[str, np.ndarray]:
+def _case_meta(block: WindowBlock, row: CaseRow, dtypes: dict[str, Any]) -> dict[str, np.ndarray]:
     n = len(block)
     meta = {
-        "case_id": np.full(n, row["case_id"], dtype=object).astype(str),
-        "subject_id": np.full(n, row["subject_id"], dtype=object).astype(str),
+        "case_id": np.full(n, row.case_id, dtype=object).astype(str),
+        "subject_id": np.full(n, row.subject_id, dtype=object).astype(str),
         **block.meta,
     }
     for name, dtype in dtypes.items():
-        value = row["attrs"].get(name)
+        value = row.attrs.get(name)
         if dtype is str:
             meta[f"case_{name}"] = np.full(n, "" if value is None else str(value)).astype(str)
         else:
@@ -131,7 +130,7 @@ def _meta_dtypes(dataset: str, dtypes: dict[str, Any], params: Params) -> dict[s
 def _write_split(
     dataset: str,
     split: str,
-    rows: list[dict[str, Any]],
+    rows: list[CaseRow],
     params: Params,
     store_path: Path,
     progress: Progress,
@@ -191,12 +190,11 @@ def _write_split(
     }
 
 
-def _check_train_cases(split_doc: dict[str, Any]) -> None:
+def _check_train_cases(split_doc: SplitFile) -> None:
     """Normalisation statistics come from train windows: refuse before any work without them."""
     for dataset in DATASETS:
-        rows = split_doc["datasets"][dataset]["cases"]
-        if not any(r["split"] == "train" for r in rows):
-            used = split_doc.get("params", {})
+        if not split_doc.datasets[dataset].in_split("train"):
+            used = split_doc.params
             param = "fasttrack_cases" if used.get("fasttrack") else "ratios"
             raise ConfigError(
                 f"the split file gives no {dataset} case to the train split (splits.{param} "
@@ -217,7 +215,7 @@ def _check_train_windows(dataset: str, train: dict[str, Any]) -> None:
 
 
 def build_windows(
-    params: Params, split_doc: dict[str, Any], out: Path, progress: Progress
+    params: Params, split_doc: SplitFile, out: Path, progress: Progress
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Write ``out/<dataset>/<split>.zarr`` and ``stats.json``; return (metrics, report)."""
     metrics: dict[str, Any] = {}
@@ -225,13 +223,13 @@ def build_windows(
     _check_train_cases(split_doc)
     with atomic_dir(out) as tmp:
         for dataset in DATASETS:
-            rows = split_doc["datasets"][dataset]["cases"]
+            cases = split_doc.datasets[dataset]
             folder = tmp / dataset
             folder.mkdir()
             metrics[dataset], report["skipped"][dataset] = {}, []
             sqi: dict[str, list[np.ndarray]] = {}
             for split in SPLIT_NAMES:
-                split_rows = [r for r in rows if r["split"] == split]
+                split_rows = cases.in_split(split)
                 result = _write_split(
                     dataset, split, split_rows, params, folder / f"{split}.zarr", progress
                 )
