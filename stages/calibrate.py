@@ -22,14 +22,13 @@ def calibrate(
     cfg = load_params(params).calibrate
     from ttmbio.atomic import atomic_dir, atomic_write_json
     from ttmbio.calibration.for_run import calibrate as fit
-    from ttmbio.calibration.for_run import calibrator_record
+    from ttmbio.calibration.for_run import calibrator_record, write_calibrator
     from ttmbio.plots import plot_reliability
 
     calibrator, report, curves = fit(cfg, models / cfg.model)
     with atomic_dir(out) as tmp:
-        atomic_write_json(
-            tmp / "calibrator.json", calibrator_record(calibrator, cfg.model, models / cfg.model)
-        )
+        record = calibrator_record(calibrator, cfg.model, models / cfg.model)
+        write_calibrator(tmp / "calibrator.json", record)
     atomic_write_json(metrics, report)
     plots.mkdir(parents=True, exist_ok=True)
     atomic_write_json(plots / "reliability.json", curves)

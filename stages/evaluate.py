@@ -27,7 +27,6 @@ def evaluate(
     write metrics and plots."""
     cfg = load_params(params)
     from ttmbio.atomic import atomic_write_json
-    from ttmbio.calibration.calibrator import Calibrator
     from ttmbio.calibration.for_run import calibrator_for
     from ttmbio.calibration.metrics import reliability_curve
     from ttmbio.evaluation import evaluate_scored
@@ -37,11 +36,11 @@ def evaluate(
     from ttmbio.scores import write_scores
 
     run = models / cfg.calibrate.model
-    doc = calibrator_for(calibrator, model_digest(run))
+    record = calibrator_for(calibrator, model_digest(run))
     dataset = read_run_summary(run).dataset
     test = read_test_scores(run)
     report, known = evaluate_scored(
-        test, Calibrator.from_json(doc), cfg.evaluate, cfg.calibrate.n_bins, dataset
+        test, record.calibrator, cfg.evaluate, cfg.calibrate.n_bins, dataset
     )
     raw, calibrated, labels = known["score"], known["probability"], known["label"].astype(int)
     atomic_write_json(metrics, report)

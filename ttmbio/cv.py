@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from ttmbio.atomic import atomic_dir, atomic_write_json
+from ttmbio.atomic import atomic_dir
 from ttmbio.calibration.calibrator import fit_on_val
-from ttmbio.calibration.for_run import calibrator_record
+from ttmbio.calibration.for_run import calibrator_record, write_calibrator
 from ttmbio.errors import ConfigError
 from ttmbio.evaluation import evaluate_scored
 from ttmbio.finetune.build import build_finetuner
@@ -64,7 +64,7 @@ def run_fold(
         calibrator, calibration, _ = fit_on_val(
             params.calibrate, val["score"], val["label"].astype(int)
         )
-        atomic_write_json(tmp / CALIBRATOR_FILE, calibrator_record(calibrator, out.name, tmp))
+        write_calibrator(tmp / CALIBRATOR_FILE, calibrator_record(calibrator, out.name, tmp))
         test = read_test_scores(tmp)
     report, _ = evaluate_scored(
         test, calibrator, params.evaluate, params.calibrate.n_bins, params.finetune.spec.dataset

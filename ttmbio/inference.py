@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -16,9 +15,9 @@ import torch
 from ttmbio.errors import ConfigError, SourceError
 from ttmbio.model.encoder import TTMEncoder
 from ttmbio.model.heads import ClassifierHead, EncoderClassifier
-from ttmbio.params import FinetuneParams, ModelParams
 from ttmbio.run_scores import MODEL_FILE, Scored, model_digest
 from ttmbio.training.checkpoint import load_checkpoint
+from ttmbio.training.meta import ClassifierConfig, classifier_meta
 from ttmbio.windows.dataset import PooledWindows, WindowDataset, make_loader
 from ttmbio.windows.recipe import WindowRecipe
 from ttmbio.windows.store import WindowStore
@@ -32,7 +31,7 @@ class LoadedModel:
     target: str
     kind: str
     target_scale: tuple[float, float]
-    config: dict[str, Any]
+    config: ClassifierConfig
     recipe: WindowRecipe | None  # None for checkpoints written before recipes were saved
     digest: str
 
@@ -51,26 +50,13 @@ def to_scores(out: torch.Tensor, kind: str, target_scale: tuple[float, float]) -
     return out * std + mean
 
 
-def _check_finetuned(ckpt: dict[str, Any], path: Path) -> None:
-    """A pretrained encoder's checkpoint (or any other) lacks the task and head: say so."""
-    keys = ("model", "channels", "task", "target_scale", "config")
-    if not all(k in ckpt for k in keys) or "finetune" not in ckpt["config"]:
-        raise SourceError(
-            f"{path}: not a fine-tuned model (no task or head in it; a pretrained encoder?); "
-            "pass a run folder written by `ttmbio finetune`, e.g. "
-            "models/finetune/pretrained-1.0-seed42"
-        )
-
-
 def load_finetuned(model_dir: Path) -> LoadedModel:
     """The best weights of a ``ttmbio finetune`` run, in eval mode."""
     digest = model_digest(model_dir)
     path = Path(model_dir) / MODEL_FILE
     ckpt = load_checkpoint(path)
-    _check_finetuned(ckpt, path)
-    cfg = ModelParams.model_validate(ckpt["config"]["model"])
-    ft = FinetuneParams.model_validate(ckpt["config"]["finetune"])
-    channels = list(ckpt["channels"])
+    meta = classifier_meta(ckpt, path)
+    cfg, ft, channels = meta.config.model, meta.config.finetune, meta.channels
     head = ClassifierHead(
         len(channels),
         cfg.d_model,
@@ -92,18 +78,15 @@ def load_finetuned(model_dir: Path) -> LoadedModel:
             "re-run `ttmbio finetune`"
         ) from None
     model.eval()
-    mean, std = ckpt["target_scale"]
-    task = ckpt["task"]
-    recipe = ckpt.get("preprocessing")
     return LoadedModel(
         model,
         channels,
-        task["dataset"],
-        task["target"],
-        task["kind"],
-        (float(mean), float(std)),
-        ckpt["config"],
-        None if recipe is None else WindowRecipe.model_validate(recipe),
+        meta.task.dataset,
+        meta.task.target,
+        meta.task.kind,
+        meta.target_scale,
+        meta.config,
+        meta.preprocessing,
         digest,
     )
 
@@ -136,8 +119,8 @@ def score_windows(
 
 def check_fits(loaded: LoadedModel, store: WindowStore) -> None:
     """Refuse windows the model was not trained on the like of (channels, length, rate)."""
-    context = int(loaded.config["model"]["context_length"])
-    fs = float(loaded.config.get("windows", {}).get("fs", store.fs))
+    context = loaded.config.model.context_length
+    fs = loaded.config.windows.fs if loaded.config.windows is not None else store.fs
     missing = [c for c in loaded.channels if c not in store.channels]
     if missing or store.length != context or store.fs != fs:
         raise ConfigError(

@@ -8,8 +8,15 @@ from pathlib import Path
 import pytest
 
 from tests.finetune.test_finetune import run, tiny  # noqa: F401 - module fixture
-from ttmbio.calibration.calibrator import IDENTITY
-from ttmbio.calibration.for_run import calibrate, calibrator_for, calibrator_record
+from ttmbio.calibration.calibrator import CALIBRATOR_FORMAT, IDENTITY, Calibrator
+from ttmbio.calibration.for_run import (
+    CalibratorFile,
+    calibrate,
+    calibrator_for,
+    calibrator_record,
+    read_calibrator,
+    write_calibrator,
+)
 from ttmbio.errors import ConfigError, SourceError
 from ttmbio.params import CalibrateParams, Params
 from ttmbio.run_scores import model_digest
@@ -45,9 +52,54 @@ def test_a_calibrator_belongs_to_weights_not_to_a_run_name(
     calibrator, _, _ = calibrate(CalibrateParams(), mine)
     path = tmp_path / "calibrator.json"
     # named after the other run, as a stale file would be: the name does not decide
-    path.write_text(json.dumps(calibrator_record(calibrator, "other", mine)))
-    assert calibrator_for(path, model_digest(mine))["model"] == "other"
+    write_calibrator(path, calibrator_record(calibrator, "other", mine))
+    record = calibrator_for(path, model_digest(mine))
+    assert record.model == "other" and record.calibrator == calibrator
     with pytest.raises(ConfigError, match="other weights"):
         calibrator_for(path, model_digest(other))
     with pytest.raises(SourceError, match="run `ttmbio calibrate`"):
         calibrator_for(tmp_path / "missing.json", model_digest(mine))
+
+
+def test_the_calibrator_file_round_trips_in_canonical_bytes(tmp_path: Path) -> None:
+    record = CalibratorFile(
+        method="platt", params={"a": 1.5, "b": -0.25}, model="run", model_sha256="ab" * 32
+    )
+    write_calibrator(tmp_path / "c.json", record)
+    assert read_calibrator(tmp_path / "c.json") == record
+    text = (tmp_path / "c.json").read_text()
+    assert (
+        text
+        == json.dumps(
+            {**record.model_dump(), "format": CALIBRATOR_FORMAT}, indent=2, sort_keys=True
+        )
+        + "\n"
+    )
+    assert record.calibrator == Calibrator("platt", {"a": 1.5, "b": -0.25})
+    # written before formats were recorded (and before the run name was): same schema, read
+    legacy = {"method": "temperature", "params": {"temperature": 2.0}, "model_sha256": "0" * 64}
+    (tmp_path / "old.json").write_text(json.dumps(legacy))
+    assert read_calibrator(tmp_path / "old.json").calibrator.params == {"temperature": 2.0}
+
+
+@pytest.mark.parametrize(
+    ("doc", "message"),
+    [
+        ({"format": "ttmbio-calibrator/2"}, r"calibrator format 'ttmbio-calibrator/2' is not"),
+        ({"model_sha256": None}, r"not a calibrator file \(model_sha256: Input should be"),
+        ({"extra": 1}, r"not a calibrator file \(extra: Extra inputs are not permitted"),
+        (
+            {"params": {"temperature": -1.0}},
+            r"calibrator 'temperature': params.temperature: Input should be greater than 0",
+        ),
+    ],
+)
+def test_a_calibrator_file_of_another_version_or_shape_is_one_line(
+    tmp_path: Path, doc: dict, message: str
+) -> None:
+    good = {"method": "temperature", "params": {"temperature": 2.0}, "model_sha256": "0" * 64}
+    path = tmp_path / "calibrator.json"
+    path.write_text(json.dumps({**good, **doc}))
+    with pytest.raises(ConfigError, match=message) as err:
+        read_calibrator(path)
+    assert str(err.value).startswith(f"{path}: ") and "\n" not in str(err.value)

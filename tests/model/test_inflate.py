@@ -250,11 +250,17 @@ def test_scale_embedding_is_shared_by_channels_and_copied() -> None:
 
 
 def test_checkpoint_with_another_scale_embedding_is_refused(tmp_path: Path) -> None:
-    from ttmbio.training.checkpoint import check_compatible
+    from ttmbio.training.meta import check_compatible, encoder_meta
 
+    path = tmp_path / "best.pt"
     model = SMALL.model_dump(mode="json")
-    ckpt = {"encoder": {}, "config": {"model": dict(model, scale_embedding=True)}}
+    ckpt = {
+        "encoder": {},
+        "channels": model["channels"],
+        "config": {"model": dict(model, scale_embedding=True)},
+    }
     with pytest.raises(ConfigError, match=r"model\.scale_embedding=True but params say"):
-        check_compatible(ckpt, tmp_path / "best.pt", model)
+        check_compatible(encoder_meta(ckpt, path), path, SMALL)
     older = {k: v for k, v in model.items() if k != "scale_embedding"}  # before the param
-    check_compatible({"encoder": {}, "config": {"model": older}}, tmp_path / "best.pt", model)
+    ckpt["config"] = {"model": older}
+    check_compatible(encoder_meta(ckpt, path), path, SMALL)

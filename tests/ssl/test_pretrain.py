@@ -12,8 +12,9 @@ from ttmbio.errors import ConfigError, SourceError
 from ttmbio.model.encoder import TTMEncoder
 from ttmbio.params import Params
 from ttmbio.ssl import pretrain as pt
-from ttmbio.training.checkpoint import check_compatible, load_checkpoint
+from ttmbio.training.checkpoint import load_checkpoint
 from ttmbio.training.distributed import DistInfo
+from ttmbio.training.meta import check_compatible, encoder_meta
 
 CPU = DistInfo(0, 1, torch.device("cpu"))
 
@@ -63,15 +64,20 @@ def test_checkpoint_round_trip_with_weights_only(trained: tuple[Path, dict]) -> 
 
 def test_checkpoint_for_another_context_is_refused(trained: tuple[Path, dict]) -> None:
     out, _ = trained
-    ckpt = load_checkpoint(out / "best.pt")
-    other = dict(ckpt["config"]["model"], context_length=512)
+    path = out / "best.pt"
+    ckpt = load_checkpoint(path)
+    meta = encoder_meta(ckpt, path)
+    other = meta.config.model.model_copy(update={"context_length": 512})
     with pytest.raises(ConfigError, match=r"model\.context_length=1024 but params say"):
-        check_compatible(ckpt, out / "best.pt", other)
-    other = dict(ckpt["config"]["model"], channels=["PPG", "ECG", "ABP"])
+        check_compatible(meta, path, other)
+    other = meta.config.model.model_copy(update={"channels": ["PPG", "ECG", "ABP"]})
     with pytest.raises(ConfigError, match=r"model\.channels=\['PPG', 'ECG'\] but params say"):
-        check_compatible(ckpt, out / "best.pt", other)
+        check_compatible(meta, path, other)
     with pytest.raises(SourceError, match="not a pretrained encoder checkpoint"):
-        check_compatible({"config": ckpt["config"]}, out / "best.pt", other)
+        encoder_meta({"config": ckpt["config"]}, path)
+    broken = {**ckpt, "config": {"model": {**ckpt["config"]["model"], "d_model": "wide"}}}
+    with pytest.raises(SourceError, match=r"metadata this ttmbio cannot read \(config.model"):
+        encoder_meta(broken, path)
 
 
 def test_loss_goes_down(trained: tuple[Path, dict]) -> None:

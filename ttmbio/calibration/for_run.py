@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from ttmbio.calibration.calibrator import Calibrator, fit_on_val
-from ttmbio.errors import ConfigError, SourceError
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from ttmbio.atomic import atomic_write_json
+from ttmbio.calibration.calibrator import CALIBRATOR_FORMAT, Calibrator, fit_on_val
+from ttmbio.errors import ConfigError, SourceError, validation_reason
 from ttmbio.finetune.summary import read_run_summary
 from ttmbio.params import CalibrateParams, binary_tasks
 from ttmbio.run_scores import model_digest, read_run_scores
@@ -37,34 +40,80 @@ def calibrate(
     return fit_on_val(cfg, val["score"][known], val["label"][known].astype(int))
 
 
-def calibrator_record(calibrator: Calibrator, name: str, model_dir: Path) -> dict[str, Any]:
-    """calibrator.json: the fit, the run it belongs to, and its weights' SHA-256, which
-    ``ttmbio predict`` checks before applying it."""
-    return {**calibrator.to_json(), "model": name, "model_sha256": model_digest(model_dir)}
+class CalibratorFile(BaseModel):
+    """``calibrator.json``: the fitted map (method and params, as :class:`Calibrator` writes
+    them), the run it was fitted for and the SHA-256 of that run's weights, which evaluate
+    and predict check before applying it. ``format`` names the schema version."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    format: Literal["ttmbio-calibrator/1"] = CALIBRATOR_FORMAT
+    method: str
+    params: dict[str, Any]
+    model: str | None = None  # the run's name (informative; the digest decides)
+    model_sha256: str
+
+    @property
+    def calibrator(self) -> Calibrator:
+        """The map itself; its params are validated strictly (one-line ConfigError)."""
+        return Calibrator.from_json(self.model_dump())
 
 
-def read_calibrator(path: Path) -> dict[str, Any]:
-    """calibrator.json as written by :func:`calibrator_record`, or a one-line error."""
+def calibrator_record(calibrator: Calibrator, name: str, model_dir: Path) -> CalibratorFile:
+    """The calibrator file of ``calibrator`` fitted for the run in ``model_dir``."""
+    return CalibratorFile(**calibrator.to_json(), model=name, model_sha256=model_digest(model_dir))
+
+
+def write_calibrator(path: Path, record: CalibratorFile) -> None:
+    """Sorted keys, whole or not at all: the same fit gives the same bytes."""
+    atomic_write_json(path, record.model_dump())
+
+
+def read_calibrator(path: Path) -> CalibratorFile:
+    """calibrator.json as written by :func:`write_calibrator`, or a one-line error naming the
+    file: missing, not JSON, of another format version or shape, or with invalid params."""
     if not path.is_file():
         raise SourceError(f"{path}: calibrator not found; run `ttmbio calibrate`")
     try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise ConfigError(f"{path}: not a calibrator JSON ({err.msg}); re-run calibrate") from None
+        raw = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path}: not a calibrator JSON ({err}); re-run calibrate") from None
+    if isinstance(raw, dict):  # files written before formats were recorded: the same schema
+        raw.setdefault("format", CALIBRATOR_FORMAT)
+    found = raw.get("format") if isinstance(raw, dict) else None
+    if found != CALIBRATOR_FORMAT:
+        raise ConfigError(
+            f"{path}: calibrator format {found!r} is not {CALIBRATOR_FORMAT!r} (written by "
+            "another version of ttmbio); re-run `ttmbio calibrate`"
+        )
+    try:
+        record = CalibratorFile.model_validate(raw)
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(
+            f"{path}: not a calibrator file ({where}: {validation_reason(first)}); "
+            "re-run `ttmbio calibrate`"
+        ) from None
+    try:
+        record.calibrator  # noqa: B018 - validates method and params
+    except ConfigError as err:
+        raise ConfigError(f"{path}: {err}") from None
+    return record
 
 
-def fitted_on(doc: dict[str, Any], digest: str) -> bool:
+def fitted_on(record: CalibratorFile, digest: str) -> bool:
     """Whether a calibrator was fitted on the weights with SHA-256 ``digest``: the one
     ownership check (evaluate and predict), by content rather than by run name."""
-    return doc.get("model_sha256") == digest
+    return record.model_sha256 == digest
 
 
-def calibrator_for(path: Path, digest: str) -> dict[str, Any]:
+def calibrator_for(path: Path, digest: str) -> CalibratorFile:
     """calibrator.json at ``path``, refused unless fitted on the weights with ``digest``."""
-    doc = read_calibrator(path)
-    if not fitted_on(doc, digest):
+    record = read_calibrator(path)
+    if not fitted_on(record, digest):
         raise ConfigError(
             f"{path}: fitted on other weights than this model (model_sha256 differs); "
             "run `ttmbio calibrate` for this model"
         )
-    return doc
+    return record

@@ -14,12 +14,13 @@ from ttmbio.model.encoder import TTMEncoder
 from ttmbio.model.heads import ClassifierHead, EncoderClassifier
 from ttmbio.model.inflate import inflate_encoder
 from ttmbio.model.lora import LoraSettings, apply_lora
-from ttmbio.params import ModelParams, Params
+from ttmbio.params import Params
 from ttmbio.splits.folds import case_folds, window_folds
 from ttmbio.splits.schema import SplitFile
-from ttmbio.training.checkpoint import check_compatible, load_checkpoint
+from ttmbio.training.checkpoint import load_checkpoint
 from ttmbio.training.distributed import DistInfo
 from ttmbio.training.engine import fingerprint_of
+from ttmbio.training.meta import check_compatible, encoder_meta
 from ttmbio.windows.dataset import PooledWindows, WindowDataset
 from ttmbio.windows.labels import label_subset
 
@@ -49,10 +50,9 @@ def build_model(params: Params, pretrained: Path | None) -> EncoderClassifier:
             raise SourceError("finetune.init=pretrained needs a pretrained model folder")
         path = pretrained / "best.pt"
         ckpt = load_checkpoint(path)
-        check_compatible(ckpt, path, params.model.model_dump(mode="json"))
-        source = TTMEncoder(
-            ModelParams.model_validate(ckpt["config"]["model"]), list(ckpt["channels"])
-        )
+        meta = encoder_meta(ckpt, path)
+        check_compatible(meta, path, params.model)
+        source = TTMEncoder(meta.config.model, meta.channels)
         source.load_state_dict(ckpt["encoder"])
         generator = torch.Generator().manual_seed(fp.seed)
         encoder = inflate_encoder(source, spec.channels, generator, fp.inflation_noise)

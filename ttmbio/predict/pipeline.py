@@ -38,12 +38,12 @@ def resolve_calibrator(
             raise SourceError(f"--calibrator {path}: file not found; run `ttmbio calibrate`")
         return None, "none: no calibrator found (probabilities are the model's own)"
     if explicit:
-        doc = calibrator_for(path, loaded.digest)
+        record = calibrator_for(path, loaded.digest)
     else:
-        doc = read_calibrator(path)
-        if not fitted_on(doc, loaded.digest):
+        record = read_calibrator(path)
+        if not fitted_on(record, loaded.digest):
             return None, f"none: {path} belongs to another model"
-    return Calibrator.from_json(doc), f"{doc['method']} ({path})"
+    return record.calibrator, f"{record.method} ({path})"
 
 
 def run_predict(

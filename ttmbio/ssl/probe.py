@@ -24,8 +24,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from ttmbio.model.encoder import TTMEncoder, log_std
-from ttmbio.params import TASKS, ModelParams, Params
+from ttmbio.params import TASKS, Params
 from ttmbio.training.checkpoint import load_checkpoint
+from ttmbio.training.meta import encoder_meta
 from ttmbio.windows.dataset import WindowDataset, make_loader
 
 
@@ -156,8 +157,8 @@ def pretrain_probe(params: Params, windows: Path, checkpoint: Path) -> dict[str,
     The probes read the channels the encoder was pretrained on (``model.channels``), whatever
     channels the fine-tuning task of the same name uses; only its label is taken."""
     ckpt = load_checkpoint(checkpoint)
-    cfg = ModelParams.model_validate(ckpt["config"]["model"])
-    channels = list(ckpt["channels"])
+    meta = encoder_meta(ckpt, checkpoint)
+    cfg, channels = meta.config.model, meta.channels
     pretrained = TTMEncoder(cfg, channels)
     pretrained.load_state_dict(ckpt["encoder"])
     torch.manual_seed(params.pretrain.seed)

@@ -24,7 +24,7 @@ from safetensors import safe_open
 from safetensors.torch import save as safetensors_bytes
 
 from ttmbio.atomic import atomic_write_bytes
-from ttmbio.errors import ConfigError, SourceError
+from ttmbio.errors import SourceError
 
 FORMAT = "ttmbio-checkpoint/1"
 _TENSOR, _TUPLE, _ITEMS = "__tensor__", "__tuple__", "__items__"  # markers in the JSON tree
@@ -113,30 +113,3 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
             f"{path}: not a readable checkpoint ({_first_line(err)}); re-run the stage that "
             "writes it"
         ) from None
-
-
-def check_compatible(ckpt: dict[str, Any], path: Path, model: dict[str, Any]) -> None:
-    """Refuse a checkpoint that is no pretrained encoder, or whose channels or shapes
-    disagree with the current ``model`` params (a model pretrained under other params)."""
-    if "encoder" not in ckpt or "model" not in ckpt.get("config", {}):
-        raise SourceError(
-            f"{path}: not a pretrained encoder checkpoint; pass the folder written by "
-            "`ttmbio pretrain` (models/pretrain)"
-        )
-    saved = {"scale_embedding": False, **ckpt["config"]["model"]}  # older checkpoints: off
-    for key in (
-        "channels",  # what the encoder was pretrained on (fine-tuning inflates from these)
-        "context_length",
-        "patch_length",
-        "d_model",
-        "num_layers",
-        "expansion_factor",
-        "adaptive_patching_levels",
-        "mode",
-        "scale_embedding",
-    ):
-        if saved[key] != model[key]:
-            raise ConfigError(
-                f"{path}: trained with model.{key}={saved[key]!r} but params say "
-                f"model.{key}={model[key]!r}; re-run pretraining or restore the param"
-            )
