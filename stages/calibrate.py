@@ -20,21 +20,11 @@ def calibrate(
 ) -> None:
     """Fit the calibrator on the chosen fine-tuning run's val predictions (never test)."""
     cfg = load_params(params).calibrate
-    from ttmbio.atomic import atomic_dir, atomic_write_json
-    from ttmbio.calibration.for_run import calibrate as fit
-    from ttmbio.calibration.for_run import calibrator_record, write_calibrator
-    from ttmbio.plots import plot_reliability
+    from ttmbio.calibration.for_run import calibrate_run
 
-    calibrator, report, curves = fit(cfg, models / cfg.model)
-    with atomic_dir(out) as tmp:
-        record = calibrator_record(calibrator, cfg.model, models / cfg.model)
-        write_calibrator(tmp / "calibrator.json", record)
-    atomic_write_json(metrics, report)
-    plots.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(plots / "reliability.json", curves)
-    plot_reliability(curves, f"val reliability ({cfg.method})", plots / "reliability.png")
-    b, a = report["val_before"], report["val_after"]
+    report = calibrate_run(cfg, models, out, metrics, plots)
+    b, a = report.val_before, report.val_after
     typer.echo(
-        f"calibrate: {cfg.model} {report['applied']}: val ECE {b['ece']:.4f} -> "
-        f"{a['ece']:.4f}, NLL {b['nll']:.4f} -> {a['nll']:.4f} -> {out}"
+        f"calibrate: {report.model} {report.applied}: val ECE {b.ece:.4f} -> {a.ece:.4f}, "
+        f"NLL {b.nll:.4f} -> {a.nll:.4f} -> {out}"
     )

@@ -29,7 +29,7 @@ def compare(
     cfg = load_params(params)
     from ttmbio.compare import compare_scores, load_side, markdown_table
     from ttmbio.errors import ConfigError
-    from ttmbio.evaluation import UNIT_FIELDS, bootstrap_settings
+    from ttmbio.evaluation.metrics import UNIT_FIELDS, bootstrap_settings
 
     chosen = unit or cfg.evaluate.bootstrap_unit
     if chosen != "auto" and chosen not in UNIT_FIELDS:

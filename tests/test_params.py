@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -167,3 +168,20 @@ def test_model_and_pretrain_rules(tmp_path: Path, doc: dict, expected: str) -> N
 def test_hypotension_episode_range_must_be_ordered(tmp_path: Path) -> None:
     msg = refused(tmp_path, {"synth": {"vitaldb": {"hypotension_episodes": [2, 1]}}})
     assert "hypotension_episodes must be [low, high] with low <= high, got [2, 1]" in msg
+
+
+def test_the_synthetic_case_mix_is_defined_once() -> None:
+    """synth.vitaldb extends the CaseMix the simulator draws from: the same fields, defaults
+    and checks, so params.yaml and a CaseMix built in code cannot drift apart."""
+    from ttmbio.params.data import CaseMix, SynthVitalDB
+    from ttmbio.synth.case_profile import random_case_profile
+
+    synth = SynthVitalDB()
+    assert isinstance(synth, CaseMix) and synth.mix == CaseMix()
+    assert set(CaseMix.model_fields) < set(SynthVitalDB.model_fields)
+    changed = SynthVitalDB(af_fraction=1.0, hypotension_episodes=(0, 0))
+    assert changed.mix.af_fraction == 1.0
+    profile = random_case_profile(np.random.default_rng(0), 900.0, changed.mix)
+    assert profile.n_af_episodes > 0 and profile.n_hypotension_episodes == 0
+    with pytest.raises(ValueError, match="pvc_per_min must be"):
+        CaseMix(pvc_per_min=(0.0, 1.0))

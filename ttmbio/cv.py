@@ -18,7 +18,7 @@ from ttmbio.atomic import atomic_dir
 from ttmbio.calibration.calibrator import fit_on_val
 from ttmbio.calibration.for_run import calibrator_record, write_calibrator
 from ttmbio.errors import ConfigError
-from ttmbio.evaluation import evaluate_scored
+from ttmbio.evaluation.metrics import evaluate_scored
 from ttmbio.finetune.build import build_finetuner
 from ttmbio.finetune.loop import run_finetuning
 from ttmbio.params import Params, binary_tasks

@@ -19,7 +19,7 @@ import numpy as np
 
 from ttmbio.bootstrap import CLASSIFICATION, REGRESSION, percentile_interval, unit_weights
 from ttmbio.errors import ConfigError
-from ttmbio.evaluation import bootstrap_settings, labelled, resolve_unit, units_of
+from ttmbio.evaluation.metrics import bootstrap_settings, labelled, resolve_unit, units_of
 from ttmbio.params import Params
 from ttmbio.run_scores import Scored
 

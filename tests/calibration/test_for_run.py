@@ -10,10 +10,13 @@ import pytest
 from tests.finetune.test_finetune import run, tiny  # noqa: F401 - module fixture
 from ttmbio.calibration.calibrator import CALIBRATOR_FORMAT, IDENTITY, Calibrator
 from ttmbio.calibration.for_run import (
+    CalibrateReport,
     CalibratorFile,
     calibrate,
+    calibrate_run,
     calibrator_for,
     calibrator_record,
+    fitted_on,
     read_calibrator,
     write_calibrator,
 )
@@ -103,3 +106,24 @@ def test_a_calibrator_file_of_another_version_or_shape_is_one_line(
     with pytest.raises(ConfigError, match=message) as err:
         read_calibrator(path)
     assert str(err.value).startswith(f"{path}: ") and "\n" not in str(err.value)
+
+
+def test_calibrate_run_writes_its_files_and_returns_a_typed_report(
+    tiny: tuple[Path, Params],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """The stage as a library call: the CLI only prints this report."""
+    out, _ = run(tiny, "stage")
+    cfg = CalibrateParams(model=out.name)
+    report = calibrate_run(
+        cfg, out.parent, tmp_path / "cal", tmp_path / "cal.json", tmp_path / "plots"
+    )
+    assert isinstance(report, CalibrateReport) and report.model == out.name
+    assert report.applied in ("temperature", "identity") and report.val_windows > 0
+    assert report.val_after.ece <= report.val_before.ece
+    record = read_calibrator(report.calibrator_file)
+    assert fitted_on(record, model_digest(out))
+    written = json.loads(report.metrics_file.read_text())
+    assert written["val_after"] == report.val_after.model_dump()
+    assert (tmp_path / "plots/reliability.png").is_file()
+    assert (tmp_path / "plots/reliability.json").is_file()

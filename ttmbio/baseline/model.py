@@ -36,7 +36,7 @@ from threadpoolctl import threadpool_limits
 from ttmbio.baseline.features import FeatureTable, meta_fields, window_features
 from ttmbio.calibration.calibrator import fit_on_val
 from ttmbio.errors import ConfigError, SourceError
-from ttmbio.evaluation import auroc, evaluate_scored
+from ttmbio.evaluation.metrics import auroc, evaluate_scored
 from ttmbio.params import TASKS, BaselineParams, Params, TaskSpec, binary_tasks
 from ttmbio.windows.labels import label_subset
 from ttmbio.windows.store import WindowStore

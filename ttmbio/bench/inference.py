@@ -6,7 +6,7 @@ Three rates on the same windows and batch size, medians over ``repeats`` interle
   the ceiling, what the model itself costs;
 - ``evaluate``: :func:`ttmbio.inference.score_windows` over a zarr window store (read,
   decompress, normalise, encoder + head, sigmoid) -- the calibrate/evaluate path;
-- ``predict``: :meth:`ttmbio.predict.run.Predictor.score` on normalised windows (encoder +
+- ``predict``: :meth:`ttmbio.predict.scoring.Predictor.score` on normalised windows (encoder +
   head, sigmoid, calibration) -- the model side of ``ttmbio predict``.
 
 The ratios ``evaluate / backbone`` and ``predict / backbone`` say how much the pipeline adds
@@ -26,7 +26,7 @@ import torch
 
 from ttmbio.calibration.calibrator import Calibrator
 from ttmbio.inference import LoadedModel, score_windows
-from ttmbio.predict.run import Predictor
+from ttmbio.predict.scoring import Predictor
 from ttmbio.windows.dataset import WindowDataset
 
 

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from ttmbio.atomic import atomic_write_json
+from ttmbio.atomic import atomic_dir, atomic_write_json
 from ttmbio.calibration.calibrator import CALIBRATOR_FORMAT, Calibrator, fit_on_val
 from ttmbio.errors import ConfigError, SourceError, validation_reason
 from ttmbio.finetune.summary import read_run_summary
@@ -38,6 +38,33 @@ def calibrate(
     val = read_run_scores(model_dir, "val")
     known = val["label"] >= 0
     return fit_on_val(cfg, val["score"][known], val["label"][known].astype(int))
+
+
+class CalibrationScores(BaseModel):
+    """ECE, NLL and Brier score of one set of val probabilities."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    ece: float
+    nll: float
+    brier: float
+
+
+class CalibrateReport(BaseModel):
+    """What ``ttmbio calibrate`` did: the run calibrated, the method asked for and the one
+    applied (``identity`` when the fit would have made val ECE worse), val scores before and
+    after, and the files written."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: str
+    method: str
+    applied: str
+    val_windows: int
+    val_before: CalibrationScores
+    val_after: CalibrationScores
+    calibrator_file: Path
+    metrics_file: Path
 
 
 class CalibratorFile(BaseModel):
@@ -117,3 +144,27 @@ def calibrator_for(path: Path, digest: str) -> CalibratorFile:
             "run `ttmbio calibrate` for this model"
         )
     return record
+
+
+def calibrate_run(
+    cfg: CalibrateParams, models: Path, out: Path, metrics: Path, plots: Path
+) -> CalibrateReport:
+    """Fit the calibrator of run ``models/<calibrate.model>`` on its val scores and write
+    ``out/calibrator.json`` (the folder whole or not at all), the metrics file and the val
+    reliability diagram (JSON + PNG in ``plots``)."""
+    from ttmbio.plots import plot_reliability  # matplotlib: only when plotting
+
+    run = models / cfg.model
+    calibrator, report, curves = calibrate(cfg, run)
+    with atomic_dir(out) as tmp:
+        write_calibrator(tmp / "calibrator.json", calibrator_record(calibrator, cfg.model, run))
+    atomic_write_json(metrics, report)
+    plots.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(plots / "reliability.json", curves)
+    plot_reliability(curves, f"val reliability ({cfg.method})", plots / "reliability.png")
+    return CalibrateReport(
+        model=cfg.model,
+        calibrator_file=out / "calibrator.json",
+        metrics_file=metrics,
+        **report,
+    )

@@ -73,14 +73,14 @@ class DataParams(Section):
 # --------------------------------------------------------------------------- synth
 
 
-class SynthVitalDB(Section):
-    """Cases and the pathology they carry (``ttmbio.synth.physiology.CaseMix`` has the same
-    fields): ``*_fraction`` are shares of cases (of episodes for ``precursor_fraction``),
-    ``*_per_min`` the [low, high] range an affected case's ectopy rate is drawn from."""
+class CaseMix(Section):
+    """How often a synthetic case has BIS and each pathology, as
+    :func:`ttmbio.synth.case_profile.random_case_profile` draws them: ``*_fraction`` are
+    shares of cases (of hypotension episodes for ``precursor_fraction``: those with clear
+    warning signs, strength 0.4-1; the others have weak or none, 0-0.15), ``*_per_min`` the
+    [low, high] range an affected case's ectopy rate is drawn from (log-uniformly); a case
+    with AF has 1 or 2 episodes; false alarms are Poisson with the given rate."""
 
-    n_cases: PositiveInt = 40
-    n_subjects: PositiveInt = 32
-    duration_min: tuple[float, float] = (20.0, 30.0)
     bis_fraction: Fraction = 0.4
     pvc_fraction: Fraction = 0.3
     pvc_per_min: tuple[float, float] = (0.5, 6.0)
@@ -93,19 +93,12 @@ class SynthVitalDB(Section):
     hypotension_episodes: tuple[Annotated[int, Field(ge=0)], Annotated[int, Field(ge=0)]] = (0, 3)
 
     @model_validator(mode="after")
-    def _consistent(self) -> SynthVitalDB:
+    def _consistent_mix(self) -> CaseMix:
         if self.hypotension_episodes[0] > self.hypotension_episodes[1]:
             raise ValueError(
                 f"hypotension_episodes must be [low, high] with low <= high, got "
                 f"{list(self.hypotension_episodes)}"
             )
-        lo, hi = self.duration_min
-        if not 1.0 <= lo <= hi:
-            raise ValueError(
-                f"duration_min must be [low, high] minutes with 1 <= low <= high, got {[lo, hi]}"
-            )
-        if self.n_subjects > self.n_cases:
-            raise ValueError(f"n_subjects ({self.n_subjects}) must be <= n_cases ({self.n_cases})")
         for name in ("pvc_per_min", "pac_per_min"):
             lo, hi = getattr(self, name)
             if not 0.0 < lo <= hi <= 20.0:
@@ -114,6 +107,31 @@ class SynthVitalDB(Section):
                     f"got {[lo, hi]}"
                 )
         return self
+
+
+class SynthVitalDB(CaseMix):
+    """How many cases, of which length, over how many subjects; the pathology they carry is
+    the :class:`CaseMix` this section extends (one definition of its fields and defaults)."""
+
+    n_cases: PositiveInt = 40
+    n_subjects: PositiveInt = 32
+    duration_min: tuple[float, float] = (20.0, 30.0)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SynthVitalDB:
+        lo, hi = self.duration_min
+        if not 1.0 <= lo <= hi:
+            raise ValueError(
+                f"duration_min must be [low, high] minutes with 1 <= low <= high, got {[lo, hi]}"
+            )
+        if self.n_subjects > self.n_cases:
+            raise ValueError(f"n_subjects ({self.n_subjects}) must be <= n_cases ({self.n_cases})")
+        return self
+
+    @property
+    def mix(self) -> CaseMix:
+        """The pathology shares alone (what each case's draw needs)."""
+        return CaseMix(**self.model_dump(include=set(CaseMix.model_fields)))
 
 
 class SynthButPPG(Section):

@@ -17,7 +17,7 @@ from typing import Any
 
 from ttmbio.atomic import atomic_write_json, atomic_write_text
 from ttmbio.errors import ConfigError
-from ttmbio.predict.run import RecordingResult, recording_score
+from ttmbio.predict.scoring import RecordingResult, recording_score
 
 FORMATS = (".csv", ".json")
 

@@ -18,7 +18,7 @@ from ttmbio.errors import SourceError
 from ttmbio.inference import LoadedModel, load_finetuned
 from ttmbio.predict.inputs import find_inputs
 from ttmbio.predict.output import to_document
-from ttmbio.predict.run import Predictor
+from ttmbio.predict.scoring import Predictor
 
 
 @dataclass

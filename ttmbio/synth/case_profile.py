@@ -2,7 +2,8 @@
 
 :func:`random_case_profile` draws a :class:`CaseProfile` (heart rate, pressures, morphology,
 hypotension episodes and their warning signs, ectopy, AF, perfusion, artefact rate) in the
-shares a :class:`CaseMix` gives; :mod:`ttmbio.synth.physiology` turns a profile into signals.
+shares a :class:`~ttmbio.params.data.CaseMix` (the ``synth.vitaldb`` params) gives;
+:mod:`ttmbio.synth.physiology` turns a profile into signals.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ttmbio.params.data import CaseMix
 from ttmbio.synth.hypotension import max_episodes
 from ttmbio.synth.waves import N_ECG_MORPHOLOGIES, N_PPG_MORPHOLOGIES
 
@@ -57,28 +59,6 @@ class CaseProfile:
     low_perfusion: bool = False
     precursor_strengths: tuple[float, ...] = ()
     n_false_alarms: int = 0
-
-
-@dataclass(frozen=True)
-class CaseMix:
-    """How often :func:`random_case_profile` draws BIS and each pathology (shares of cases).
-
-    Ectopy rates are drawn log-uniformly from their ranges; a case with AF has 1 or 2 episodes;
-    ``precursor_fraction`` of the hypotension episodes get clear warning signs (strength
-    0.4-1), the others weak or none (0-0.15); false alarms are Poisson with the given rate.
-    The defaults mirror ``params.yaml`` (``synth.vitaldb``).
-    """
-
-    bis_fraction: float = 0.4
-    pvc_fraction: float = 0.3
-    pvc_per_min: tuple[float, float] = (0.5, 6.0)
-    pac_fraction: float = 0.3
-    pac_per_min: tuple[float, float] = (0.5, 6.0)
-    af_fraction: float = 0.2
-    low_perfusion_fraction: float = 0.15
-    precursor_fraction: float = 0.8
-    false_alarms_per_hour: float = 2.0
-    hypotension_episodes: tuple[int, int] = (0, 3)  # [low, high] per case, as many as fit
 
 
 def _log_uniform(rng: np.random.Generator, bounds: tuple[float, float]) -> float:

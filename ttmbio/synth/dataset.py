@@ -194,7 +194,7 @@ def synthesize(
     layout_seq, vital_seq, but_seq, table_seq = root_seq.spawn(4)
     layout = np.random.default_rng(layout_seq)
     vp, bp = params.vitaldb, params.butppg
-    mix = CaseMix(**{f: getattr(vp, f) for f in CaseMix.__dataclass_fields__})
+    mix = vp.mix
     with atomic_dir(Path(out)) as tmp:
         (tmp / VITAL_DIR).mkdir()
         subjects = _case_subjects(layout, vp.n_cases, vp.n_subjects)

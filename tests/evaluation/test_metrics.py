@@ -5,7 +5,7 @@ import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from ttmbio.calibration.calibrator import Calibrator
-from ttmbio.evaluation import classification_metrics, evaluate_scored, vote
+from ttmbio.evaluation.metrics import classification_metrics, evaluate_scored, vote
 from ttmbio.params import EvaluateParams
 
 

@@ -19,7 +19,7 @@ import torch
 
 from ttmbio.calibration.calibrator import Calibrator
 from ttmbio.errors import CaseError, SourceError
-from ttmbio.evaluation import votes
+from ttmbio.evaluation.metrics import votes
 from ttmbio.inference import LoadedModel
 from ttmbio.parallel import ordered_map
 from ttmbio.predict.inputs import PredictInput, load_input

@@ -1,0 +1,105 @@
+"""The evaluate stage as a library call: a fine-tuning run's test scores, through the
+calibrator fitted on its weights, to the metrics file, the scored-windows file and the plots.
+
+Nothing here loads a model: the run wrote its kept weights' test scores
+(:mod:`ttmbio.run_scores`), and the calibrator is refused unless it was fitted on those very
+weights (their SHA-256).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from ttmbio.atomic import atomic_write_json
+from ttmbio.calibration.for_run import calibrator_for
+from ttmbio.calibration.metrics import reliability_curve
+from ttmbio.evaluation.metrics import evaluate_scored
+from ttmbio.finetune.summary import read_run_summary
+from ttmbio.params import Params
+from ttmbio.run_scores import model_digest, read_test_scores
+from ttmbio.scores import write_scores
+
+
+class EvaluateReport(BaseModel):
+    """What ``ttmbio evaluate`` did: the headline numbers it prints and the files it wrote;
+    ``metrics`` is the whole metrics file (per window and per recording)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: str
+    dataset: str
+    auroc: float
+    auroc_ci: tuple[float, float]
+    auprc: float
+    bootstrap_unit: str
+    n_units: int
+    ece_before: float
+    ece_after: float
+    voting: str
+    recordings: int
+    recording_auroc: float | None  # None when the recordings hold one class only
+    metrics: dict[str, Any]
+    metrics_file: Path
+    scores_file: Path
+    plots: Path
+
+
+def evaluate_run(
+    params: Params, models: Path, calibrator: Path, metrics: Path, scores: Path, plots: Path
+) -> EvaluateReport:
+    """Evaluate run ``models/<calibrate.model>`` on its test scores through ``calibrator``;
+    write the metrics, the scored windows (for ``ttmbio compare``) and ROC/PR, reliability
+    and confusion plots."""
+    from ttmbio.plots import plot_confusion, plot_reliability, plot_roc_pr  # matplotlib
+
+    name = params.calibrate.model
+    run = models / name
+    record = calibrator_for(calibrator, model_digest(run))
+    dataset = read_run_summary(run).dataset
+    report, known = evaluate_scored(
+        read_test_scores(run),
+        record.calibrator,
+        params.evaluate,
+        params.calibrate.n_bins,
+        dataset,
+    )
+    raw, calibrated, labels = known["score"], known["probability"], known["label"].astype(int)
+    atomic_write_json(metrics, report)
+    write_scores(scores, dataset, known)
+    plots.mkdir(parents=True, exist_ok=True)
+    plot_roc_pr(calibrated.tolist(), labels.tolist(), plots, f"test ({dataset})")
+    n_bins = params.calibrate.n_bins
+    curves = {
+        "before": reliability_curve(raw, labels, n_bins),
+        "after": reliability_curve(calibrated, labels, n_bins),
+    }
+    plot_reliability(curves, "test reliability", plots / "reliability.png")
+    c = report["windows"]["confusion"]
+    matrix = [[c["tn"], c["fp"]], [c["fn"], c["tp"]]]
+    plot_confusion(matrix, plots / "confusion.png", "test windows")
+    predicted = (calibrated >= params.evaluate.threshold).astype(int)
+    (plots / "confusion.csv").write_text(
+        "actual,predicted\n" + "".join(f"{a},{p}\n" for a, p in zip(labels, predicted, strict=True))
+    )
+    w, r = report["windows"], report["recordings"]
+    return EvaluateReport(
+        model=name,
+        dataset=dataset,
+        auroc=w["auroc"],
+        auroc_ci=(w["auroc_ci_low"], w["auroc_ci_high"]),
+        auprc=w["auprc"],
+        bootstrap_unit=w["bootstrap_unit"],
+        n_units=w["n_units"],
+        ece_before=w["calibration_before"]["ece"],
+        ece_after=w["calibration_after"]["ece"],
+        voting=r["voting"],
+        recordings=r["n"],
+        recording_auroc=r.get("auroc"),
+        metrics=report,
+        metrics_file=metrics,
+        scores_file=scores,
+        plots=plots,
+    )
