@@ -68,9 +68,10 @@ def finetune(
 
 def _train(
     cfg: Any, windows: Path, pretrained: Path, work: Path, out: Path, metrics: Path, info: Any
-) -> RunSummary:
-    """Build and run the fine-tuning; the dvclive folder is made (rank 0) only once the run
-    is built, so windows or params that cannot work are refused with nothing written."""
+) -> RunSummary | None:
+    """Build and run the fine-tuning (the summary, None outside the first torchrun process);
+    the dvclive folder is made (rank 0) only once the run is built, so windows or params that
+    cannot work are refused with nothing written."""
     from dvclive import Live
 
     from ttmbio.finetune.build import build_finetuner

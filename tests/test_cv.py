@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -40,7 +39,7 @@ CHANNELS = ["ACC_X", "ACC_Y", "ACC_Z", "PPG", "ECG"]
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Params, dict[str, Any]]:
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Params, SplitFile]:
     tmp = tmp_path_factory.mktemp("cv")
     params = tiny_params(tmp, EXTRA)
     synthesize(params.synth, tmp / "raw")
@@ -49,7 +48,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Params, dict[s
     return tmp, params, doc
 
 
-def test_pooled_windows_read_as_their_stores(tiny: tuple[Path, Params, dict]) -> None:
+def test_pooled_windows_read_as_their_stores(tiny: tuple[Path, Params, SplitFile]) -> None:
     folder = tiny[0] / "windows/butppg"
     train = WindowDataset(folder / "train.zarr", CHANNELS, targets=["case_quality"])
     val = WindowDataset(folder / "val.zarr", CHANNELS, targets=["case_quality"])
@@ -75,7 +74,7 @@ def test_pooled_windows_read_as_their_stores(tiny: tuple[Path, Params, dict]) ->
 
 
 def test_fold_trains_on_other_folds_and_validates_on_its_own(
-    tiny: tuple[Path, Params, dict],
+    tiny: tuple[Path, Params, SplitFile],
 ) -> None:
     tmp, params, doc = tiny
     folds = case_folds(doc, "butppg")
@@ -103,7 +102,7 @@ def test_windows_of_a_case_without_fold_are_refused() -> None:
         window_folds(np.array(["a", "b"]), {"a": 0}, Path("data/windows/butppg"))
 
 
-def test_folds_off_is_a_config_error(tiny: tuple[Path, Params, dict]) -> None:
+def test_folds_off_is_a_config_error(tiny: tuple[Path, Params, SplitFile]) -> None:
     doc = tiny[2].model_dump(mode="json")
     for row in doc["datasets"]["butppg"]["cases"]:
         row["fold"] = None
@@ -111,7 +110,7 @@ def test_folds_off_is_a_config_error(tiny: tuple[Path, Params, dict]) -> None:
         case_folds(SplitFile.model_validate(doc), "butppg")
 
 
-def test_unknown_fold_and_regression_task_are_refused(tiny: tuple[Path, Params, dict]) -> None:
+def test_unknown_fold_and_regression_task_are_refused(tiny: tuple[Path, Params, SplitFile]) -> None:
     params = tiny[1]
     with pytest.raises(ConfigError, match=r"fold 2 is not in splits.folds=\[0, 1\]"):
         cv.check_fold(params, 2)
@@ -122,7 +121,7 @@ def test_unknown_fold_and_regression_task_are_refused(tiny: tuple[Path, Params, 
 
 
 def test_a_fold_writes_model_calibrator_and_test_metrics(
-    tiny: tuple[Path, Params, dict],
+    tiny: tuple[Path, Params, SplitFile],
 ) -> None:
     tmp, params, doc = tiny
     out = tmp / "models/fold-1"

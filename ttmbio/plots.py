@@ -1,4 +1,5 @@
-"""PNG learning curves from a training history (``dvc plots show`` needs a CDN; PNGs do not)."""
+"""PNG plots: learning curves, reliability diagrams, ROC/PR curves (with their CSV points)
+and confusion matrices (``dvc plots show`` needs a CDN; PNGs do not)."""
 
 from __future__ import annotations
 

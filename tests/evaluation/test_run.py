@@ -79,7 +79,8 @@ def test_evaluate_run_writes_its_files_and_returns_a_typed_report(tmp_path: Path
     )
     assert isinstance(report, EvaluateReport) and report.dataset == "butppg"
     scored = read_scores(report.scores_file)
-    # Platt keeps the ranking: the AUROC is scikit-learn's on the raw scores
+    # the AUROC is scikit-learn's on the calibrated probabilities (Platt with a > 0 keeps
+    # the ranking of the raw scores)
     assert report.auroc == pytest.approx(roc_auc_score(scored.label, scored.probability))
     low, high = report.auroc_ci
     assert low <= report.auroc <= high and report.n_units == 12

@@ -9,8 +9,9 @@ import pytest
 import torch
 
 from tests.fixtures.pipeline import no_progress, tiny_params
-from ttmbio.errors import SourceError
+from ttmbio.errors import ConfigError, SourceError
 from ttmbio.finetune import build, loop
+from ttmbio.finetune.summary import RunSummary
 from ttmbio.model.encoder import TTMEncoder
 from ttmbio.model.heads import ClassifierHead, EncoderClassifier
 from ttmbio.params import ModelParams, Params
@@ -68,7 +69,7 @@ def test_label_subset_is_stratified_and_skips_unknown_labels() -> None:
     assert np.array_equal(tenth, label_subset(y, "binary", 0.1, seed=0))
 
 
-def run(tiny: tuple[Path, Params], name: str, **changes: object) -> tuple[Path, dict]:
+def run(tiny: tuple[Path, Params], name: str, **changes: object) -> tuple[Path, RunSummary]:
     tmp, params = tiny
     tuner = build.build_finetuner(
         with_finetune(params, **changes), tmp / "windows", tmp / "pretrain"
@@ -194,3 +195,23 @@ def test_the_training_modules_leave_torchmetrics_out() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-500:]
+
+
+def test_diverged_weights_stop_the_run_with_one_line(
+    tiny: tuple[Path, Params], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """NaN val scores (weights that diverged) are named, with the params to change."""
+    real = loop.predict
+
+    def diverged(t, ds, idx):
+        scores, labels = real(t, ds, idx)
+        return torch.full_like(scores, float("nan")), labels
+
+    monkeypatch.setattr(loop, "predict", diverged)
+    with pytest.raises(
+        ConfigError,
+        match=r"val scores are not finite after epoch 1 .*lower "
+        r"finetune\.lr",
+    ) as err:
+        run(tiny, "diverged")
+    assert "\n" not in str(err.value)

@@ -170,3 +170,6 @@ def test_a_row_with_an_unknown_split_is_refused(tmp_path: Path) -> None:
     path.write_text("{")
     with pytest.raises(SourceError, match=r"s.json: not JSON"):
         read_split_file(path)
+    path.write_text("[]")
+    with pytest.raises(SourceError, match=r"s.json: not a JSON object \(a list\)"):
+        read_split_file(path)

@@ -1,4 +1,5 @@
-"""Post-hoc calibration of binary classifiers, and the metrics that judge it.
+"""Post-hoc calibration maps for binary classifiers and their fits (the metrics that judge
+them are in :mod:`ttmbio.calibration.metrics`).
 
 A calibrator maps the model's probability of class 1 to a calibrated probability. It is
 fitted on validation predictions only (the caller's job) and applied unchanged to test

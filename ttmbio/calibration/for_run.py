@@ -105,9 +105,12 @@ def read_calibrator(path: Path) -> CalibratorFile:
         raw = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ConfigError(f"{path}: not a calibrator JSON ({err}); re-run calibrate") from None
-    if isinstance(raw, dict):  # files written before formats were recorded: the same schema
-        raw.setdefault("format", CALIBRATOR_FORMAT)
-    found = raw.get("format") if isinstance(raw, dict) else None
+    if not isinstance(raw, dict):
+        raise ConfigError(
+            f"{path}: not a JSON object (a {type(raw).__name__}); re-run `ttmbio calibrate`"
+        )
+    raw.setdefault("format", CALIBRATOR_FORMAT)  # written before formats were: same schema
+    found = raw.get("format")
     if found != CALIBRATOR_FORMAT:
         raise ConfigError(
             f"{path}: calibrator format {found!r} is not {CALIBRATOR_FORMAT!r} (written by "

@@ -13,5 +13,5 @@ which calibrate, evaluate and label-efficiency read instead of loading the model
 
 :mod:`~ttmbio.finetune.build` holds the schedule, the model and the data of a run;
 :mod:`~ttmbio.finetune.loop` its epochs, scores and outputs, driven by
-:mod:`ttmbio.training.engine`.
+:mod:`ttmbio.training.engine`; :mod:`~ttmbio.finetune.summary` the run's typed ``summary.json``.
 """

@@ -15,6 +15,7 @@ from torch import nn
 from tqdm import tqdm
 
 from ttmbio.atomic import atomic_write_json
+from ttmbio.errors import ConfigError
 from ttmbio.finetune.build import Finetuner, stages
 from ttmbio.finetune.summary import RunSummary, write_run_summary
 from ttmbio.inference import score_windows, with_ids
@@ -61,6 +62,13 @@ def scored_splits(t: Finetuner) -> dict[str, dict[str, np.ndarray]]:
 
 def val_metrics(t: Finetuner) -> dict[str, float]:
     scores, labels = predict(t, t.val, t.val_idx)
+    if not torch.isfinite(scores).all():
+        fp = t.params.finetune
+        raise ConfigError(
+            f"finetune {fp.task} ({fp.init}, seed {fp.seed}): the model's val scores are not "
+            f"finite after epoch {len(t.history) + 1} (the weights diverged); lower "
+            f"finetune.lr (now {fp.lr}) or finetune.grad_clip (now {fp.grad_clip})"
+        )
     if t.binary:
         # scikit-learn, not torchmetrics: its import (~3 s, transformers' auto classes) was
         # a fifth of a run on 2 cores. Val holds both classes (build_finetuner checks).
@@ -256,8 +264,10 @@ def run_finetuning(
     out: Path,
     logger: MetricLogger | None = None,
     show_progress: bool = True,
-) -> RunSummary:
-    """Train through the stages with early stopping; write ``out`` whole; return the summary."""
+) -> RunSummary | None:
+    """Train through the stages with early stopping; write ``out`` whole; return the summary
+    (None in the processes other than the first under torchrun: they write nothing)."""
     fp = t.params.finetune
     settings = LoopSettings(patience=fp.patience, min_epochs=fp.min_epochs, best_in_memory=True)
-    return engine.train(_FinetuneRun(t, show_progress), settings, work, out, logger)
+    summary = engine.train(_FinetuneRun(t, show_progress), settings, work, out, logger)
+    return summary if isinstance(summary, RunSummary) else None

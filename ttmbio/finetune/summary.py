@@ -35,7 +35,6 @@ class RunSummary(BaseModel):
     init: Literal["pretrained", "scratch"]
     mode: Literal["ft", "fm"]
     lora: bool
-    lora_fraction: float | None = None  # share of parameters LoRA trained, when on
     label_fraction: float
     seed: int
     train_windows: int
@@ -48,6 +47,8 @@ class RunSummary(BaseModel):
     val_accuracy: float | None = None
     val_mae: float | None = None
     val_rmse: float | None = None
+    lora_fraction: float | None = None  # share of parameters LoRA trained, when on (last:
+    # dvclive writes the summary's numbers in this order, as before the model existed)
 
     @property
     def val_score(self) -> tuple[str, float]:
@@ -74,7 +75,11 @@ def read_run_summary(run_dir: Path) -> RunSummary:
         raw = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise SourceError(f"{path}: not JSON ({err}); re-run `ttmbio finetune`") from None
-    found = raw.get("format") if isinstance(raw, dict) else None
+    if not isinstance(raw, dict):
+        raise SourceError(
+            f"{path}: not a JSON object (a {type(raw).__name__}); re-run `ttmbio finetune`"
+        )
+    found = raw.get("format")
     if found != FORMAT:
         raise SourceError(
             f"{path}: summary format {found!r}, this ttmbio reads {FORMAT!r} (written by "

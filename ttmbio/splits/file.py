@@ -1,4 +1,4 @@
-"""Build, write and read the split file: which case of which dataset goes to train, val or
+"""Build and write the split file: which case of which dataset goes to train, val or
 test (and which cross-validation fold).
 
 The file records its provenance (the splits params, the sources indexed, what was skipped and
@@ -167,6 +167,6 @@ def write_split_file(params: Params, out: Path, metrics_path: Path) -> SplitsRep
         warnings += [f"{name}: {w}" for w in dataset.warnings]
         warnings += [f"skipped {s.reason}" for s in dataset.skipped]
         warnings += dataset.notes
-    atomic_write_json(out, doc.model_dump(mode="json"))
+    atomic_write_json(out, doc.model_dump())  # NaN attrs stay NaN, as before
     atomic_write_json(metrics_path, metrics)
     return SplitsReport(split_file=out, metrics=metrics, warnings=warnings)

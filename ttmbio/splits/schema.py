@@ -76,9 +76,13 @@ def read_split_file(path: Path) -> SplitFile:
         raw = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise SourceError(f"{path}: not JSON ({err}); re-run `ttmbio splits`") from None
-    found = raw.get("format") if isinstance(raw, dict) else None
+    if not isinstance(raw, dict):
+        raise SourceError(
+            f"{path}: not a JSON object (a {type(raw).__name__}); re-run `ttmbio splits`"
+        )
+    found = raw.get("format")
     if found != FORMAT:
-        written = raw.get("ttmbio_version", "an unknown version") if isinstance(raw, dict) else "?"
+        written = raw.get("ttmbio_version", "an unknown version")
         raise SourceError(
             f"{path}: split file format {found!r} (written by ttmbio {written}); this ttmbio "
             f"reads {FORMAT!r}: re-run `ttmbio splits`"

@@ -134,7 +134,9 @@ class Run(Protocol):
         """Load the weights (and schedules) of ``ckpt``; return its progress."""
         ...
 
-    def finish(self, progress: Progress, optimizer: torch.optim.Optimizer, work: Path, out: Path):
+    def finish(
+        self, progress: Progress, optimizer: torch.optim.Optimizer, work: Path, out: Path
+    ) -> Any:
         """Write the output files into ``out`` (a temp folder renamed when complete) and
         return the run's summary."""
         ...
