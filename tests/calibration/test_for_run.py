@@ -88,9 +88,13 @@ def test_the_calibrator_file_round_trips_in_canonical_bytes(tmp_path: Path) -> N
 @pytest.mark.parametrize(
     ("doc", "message"),
     [
-        ({"format": "ttmbio-calibrator/2"}, r"calibrator format 'ttmbio-calibrator/2' is not"),
-        ({"model_sha256": None}, r"not a calibrator file \(model_sha256: Input should be"),
-        ({"extra": 1}, r"not a calibrator file \(extra: Extra inputs are not permitted"),
+        (
+            {"format": "ttmbio-calibrator/2"},
+            r"calibrator file format 'ttmbio-calibrator/2' \(written by another version of "
+            r"ttmbio\); this ttmbio reads 'ttmbio-calibrator/1'",
+        ),
+        ({"model_sha256": None}, r"not a valid calibrator file \(model_sha256: Input should be"),
+        ({"extra": 1}, r"not a valid calibrator file \(extra: Extra inputs are not permitted"),
         (
             {"params": {"temperature": -1.0}},
             r"calibrator 'temperature': params.temperature: Input should be greater than 0",

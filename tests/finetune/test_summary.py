@@ -55,7 +55,11 @@ def test_round_trip_and_the_file_layout(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("doc", "message"),
     [
-        (BINARY, r"summary format None, this ttmbio reads 'ttmbio.finetune-summary/1'"),
+        (
+            BINARY,
+            r"summary format None \(written by another version of ttmbio\); this ttmbio "
+            r"reads 'ttmbio.finetune-summary/1'",
+        ),
         ({**BINARY, "format": "ttmbio.finetune-summary/2"}, r"summary format 'ttmbio.fine"),
         ({**BINARY, "format": FORMAT, "kind": "ordinal"}, r"\(kind: Input should be 'binary'"),
         ({**BINARY, "format": FORMAT, "val_loss": 1.0}, r"\(val_loss: Extra inputs"),

@@ -144,7 +144,7 @@ def test_written_split_file_reads_back_as_the_same_typed_document(tmp_path: Path
         ),
         ({"format": None}, r"split file format None .*re-run `ttmbio splits`"),
         ({"datasets": {"vitaldb": {"cases": []}}}, r"datasets.vitaldb.source: Field required"),
-        ({"surprise": 1}, r"not a valid ttmbio.splits/1 split file \(surprise: Extra inputs"),
+        ({"surprise": 1}, r"not a valid split file \(surprise: Extra inputs"),
     ],
 )
 def test_a_split_file_of_another_version_or_shape_is_one_line(

@@ -10,18 +10,18 @@ calibration never makes val ECE worse.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from ttmbio.atomic import atomic_dir, atomic_write_json
 from ttmbio.calibration.calibrator import CALIBRATOR_FORMAT, Calibrator, fit_on_val
-from ttmbio.errors import ConfigError, SourceError, validation_reason
+from ttmbio.errors import ConfigError
 from ttmbio.finetune.summary import read_run_summary
 from ttmbio.params import CalibrateParams, binary_tasks
 from ttmbio.run_scores import model_digest, read_run_scores
+from ttmbio.versioned import read_versioned
 
 
 def calibrate(
@@ -99,32 +99,16 @@ def write_calibrator(path: Path, record: CalibratorFile) -> None:
 def read_calibrator(path: Path) -> CalibratorFile:
     """calibrator.json as written by :func:`write_calibrator`, or a one-line error naming the
     file: missing, not JSON, of another format version or shape, or with invalid params."""
-    if not path.is_file():
-        raise SourceError(f"{path}: calibrator not found; run `ttmbio calibrate`")
-    try:
-        raw = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ConfigError(f"{path}: not a calibrator JSON ({err}); re-run calibrate") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(
-            f"{path}: not a JSON object (a {type(raw).__name__}); re-run `ttmbio calibrate`"
-        )
-    raw.setdefault("format", CALIBRATOR_FORMAT)  # written before formats were: same schema
-    found = raw.get("format")
-    if found != CALIBRATOR_FORMAT:
-        raise ConfigError(
-            f"{path}: calibrator format {found!r} is not {CALIBRATOR_FORMAT!r} (written by "
-            "another version of ttmbio); re-run `ttmbio calibrate`"
-        )
-    try:
-        record = CalibratorFile.model_validate(raw)
-    except ValidationError as err:
-        first = err.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(
-            f"{path}: not a calibrator file ({where}: {validation_reason(first)}); "
-            "re-run `ttmbio calibrate`"
-        ) from None
+    record = read_versioned(
+        path,
+        CalibratorFile,
+        CALIBRATOR_FORMAT,
+        "calibrator file",
+        "ttmbio calibrate",
+        missing="calibrator not found; run `ttmbio calibrate`",
+        error=ConfigError,
+        untagged_is_current=True,  # written before formats were recorded: the same schema
+    )
     try:
         record.calibrator  # noqa: B018 - validates method and params
     except ConfigError as err:

@@ -8,14 +8,13 @@ This module imports no torch, so those stages stay light.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from ttmbio.atomic import atomic_write_json
-from ttmbio.errors import SourceError, validation_reason
+from ttmbio.versioned import read_versioned
 
 FORMAT = "ttmbio.finetune-summary/1"
 SUMMARY_FILE = "summary.json"
@@ -65,32 +64,12 @@ def write_run_summary(run_dir: Path, summary: RunSummary) -> None:
 
 def read_run_summary(run_dir: Path) -> RunSummary:
     """The run's summary, or a one-line error naming the file and what to do."""
-    path = Path(run_dir) / SUMMARY_FILE
-    if not path.is_file():
-        raise SourceError(
-            f"{path}: not a fine-tuning run folder (no summary); pass a folder written by "
-            f"`ttmbio finetune`, {_EXAMPLE}"
-        )
-    try:
-        raw = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise SourceError(f"{path}: not JSON ({err}); re-run `ttmbio finetune`") from None
-    if not isinstance(raw, dict):
-        raise SourceError(
-            f"{path}: not a JSON object (a {type(raw).__name__}); re-run `ttmbio finetune`"
-        )
-    found = raw.get("format")
-    if found != FORMAT:
-        raise SourceError(
-            f"{path}: summary format {found!r}, this ttmbio reads {FORMAT!r} (written by "
-            "another version of ttmbio); re-run `ttmbio finetune`"
-        )
-    try:
-        return RunSummary.model_validate(raw)
-    except ValidationError as err:
-        first = err.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise SourceError(
-            f"{path}: not a valid {FORMAT} summary ({where}: {validation_reason(first)}); "
-            "re-run `ttmbio finetune`"
-        ) from None
+    return read_versioned(
+        Path(run_dir) / SUMMARY_FILE,
+        RunSummary,
+        FORMAT,
+        "summary",
+        "ttmbio finetune",
+        missing="not a fine-tuning run folder (no summary); pass a folder written by "
+        f"`ttmbio finetune`, {_EXAMPLE}",
+    )

@@ -7,13 +7,12 @@ does not match the schema, is refused with one line that names the file and what
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
-from ttmbio.errors import SourceError, validation_reason
+from ttmbio.versioned import read_versioned
 
 FORMAT = "ttmbio.splits/1"
 
@@ -67,32 +66,14 @@ class SplitFile(_Strict):
 
 
 def read_split_file(path: Path) -> SplitFile:
-    """Load a split file written by :func:`write_split_file`; a missing file, another format
-    version or a file that does not match :class:`SplitFile` is a one-line error."""
-    path = Path(path)
-    if not path.is_file():
-        raise SourceError(f"{path}: split file not found; run `ttmbio splits` (or dvc repro)")
-    try:
-        raw = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise SourceError(f"{path}: not JSON ({err}); re-run `ttmbio splits`") from None
-    if not isinstance(raw, dict):
-        raise SourceError(
-            f"{path}: not a JSON object (a {type(raw).__name__}); re-run `ttmbio splits`"
-        )
-    found = raw.get("format")
-    if found != FORMAT:
-        written = raw.get("ttmbio_version", "an unknown version")
-        raise SourceError(
-            f"{path}: split file format {found!r} (written by ttmbio {written}); this ttmbio "
-            f"reads {FORMAT!r}: re-run `ttmbio splits`"
-        )
-    try:
-        return SplitFile.model_validate(raw)
-    except ValidationError as err:
-        first = err.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise SourceError(
-            f"{path}: not a valid {FORMAT} split file ({where}: {validation_reason(first)}); "
-            "re-run `ttmbio splits`"
-        ) from None
+    """Load a split file written by :func:`ttmbio.splits.file.write_split_file`; a missing
+    file, another format version or a file that does not match :class:`SplitFile` is a
+    one-line error (:func:`ttmbio.versioned.read_versioned`)."""
+    return read_versioned(
+        path,
+        SplitFile,
+        FORMAT,
+        "split file",
+        "ttmbio splits",
+        missing="split file not found; run `ttmbio splits` (or dvc repro)",
+    )

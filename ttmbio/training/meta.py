@@ -16,9 +16,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from ttmbio.errors import ConfigError, SourceError, validation_reason
+from ttmbio.errors import ConfigError, SourceError
 from ttmbio.params import FinetuneParams, ModelParams
 from ttmbio.params.finetune import TaskSpec
+from ttmbio.versioned import first_error
 from ttmbio.windows.recipe import WindowRecipe
 
 # the encoder settings that must match between a pretrained checkpoint and the current params
@@ -76,11 +77,9 @@ def _validated(cls: type[_Meta], ckpt: dict[str, Any], path: Path, rerun: str) -
     try:
         return cls.model_validate(ckpt)
     except ValidationError as err:
-        first = err.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
         raise SourceError(
-            f"{path}: checkpoint metadata this ttmbio cannot read ({where}: "
-            f"{validation_reason(first)}); re-run `{rerun}`"
+            f"{path}: checkpoint metadata this ttmbio cannot read ({first_error(err)}); "
+            f"re-run `{rerun}`"
         ) from None
 
 
