@@ -35,7 +35,7 @@ def baseline(
     cfg = override_finetune(cfg, task=task, label_fraction=label_fraction, seed=seed)
     from ttmbio.atomic import atomic_write_json
     from ttmbio.baseline.model import run_baselines, summary
-    from ttmbio.scores import write_scores
+    from ttmbio.evaluation.scores import write_scores
 
     fp = cfg.finetune
     fractions = fp.fractions if label_fraction is None else [fp.label_fraction]

@@ -24,8 +24,8 @@ def label_efficiency(
     cfg = load_params(params)
     cfg = override_finetune(cfg, task=task)
     from ttmbio.atomic import atomic_write_json
+    from ttmbio.finetune.scores import read_test_scores
     from ttmbio.label_efficiency import markdown, score_runs, summarize
-    from ttmbio.run_scores import read_test_scores
 
     report = summarize(cfg, score_runs(cfg, lambda run: read_test_scores(models / run)))
     atomic_write_json(metrics, report)

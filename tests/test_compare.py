@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from stages.cli import app
 from ttmbio.errors import ConfigError
-from ttmbio.scores import pair, read_scores, scores_csv, write_scores
+from ttmbio.evaluation.scores import pair, read_scores, scores_csv, write_scores
 
 
 def _scored(probability: np.ndarray, labels: np.ndarray, n_cases: int) -> dict[str, np.ndarray]:

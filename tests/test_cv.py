@@ -14,8 +14,8 @@ from tests.fixtures.pipeline import no_progress, tiny_params
 from ttmbio import cv
 from ttmbio.errors import ConfigError, SourceError
 from ttmbio.finetune.build import build_finetuner
+from ttmbio.finetune.scores import model_digest
 from ttmbio.params import Params
-from ttmbio.run_scores import model_digest
 from ttmbio.splits.file import build_split_file
 from ttmbio.splits.folds import case_folds, window_folds
 from ttmbio.splits.schema import SplitFile

@@ -71,7 +71,7 @@ def test_no_code_dep_is_stale(document: dict, params: dict) -> None:
         ("finetune", "ttmbio/windows/dataset.py"),
         ("finetune", "stages/finetune.py"),
         ("finetune", "ttmbio/model"),
-        ("cv-fold", "ttmbio/inference.py"),
+        ("cv-fold", "ttmbio/evaluation/metrics.py"),
         ("forecast-evaluate", "ttmbio/forecast/model.py"),
     ],
 )

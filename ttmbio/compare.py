@@ -15,7 +15,7 @@ import numpy as np
 from ttmbio.bootstrap import BootstrapSettings, PairedDelta, paired_deltas
 from ttmbio.errors import ConfigError
 from ttmbio.evaluation.metrics import resolve_unit, units_of
-from ttmbio.scores import ScoredWindows, pair, parse_scores, read_scores
+from ttmbio.evaluation.scores import ScoredWindows, pair, parse_scores, read_scores
 
 SCORES_FILE = "metrics/evaluate_scores.csv"
 

@@ -21,8 +21,8 @@ from ttmbio.errors import ConfigError
 from ttmbio.evaluation.metrics import evaluate_scored
 from ttmbio.finetune.build import build_finetuner
 from ttmbio.finetune.loop import run_finetuning
+from ttmbio.finetune.scores import read_run_scores, read_test_scores
 from ttmbio.params import Params, binary_tasks
-from ttmbio.run_scores import read_run_scores, read_test_scores
 from ttmbio.splits.schema import SplitFile
 from ttmbio.training.engine import MetricLogger
 

@@ -1,7 +1,7 @@
 """Label efficiency over seeds: does the pretrained encoder beat random init, and by how much?
 
 The fine-tuning matrix runs every init x label fraction x seed, and each run writes its
-scores of the **test** split (never used to train or early-stop; ``ttmbio.run_scores``).
+scores of the **test** split (never used to train or early-stop; ``ttmbio.finetune.scores``).
 Here those scores are compared: for each fraction the report gives
 each init's mean and sample sd over seeds, and the paired pretrained - scratch difference.
 Its interval comes from a two-level bootstrap: each resample draws seeds (pairs of runs that
@@ -20,8 +20,8 @@ import numpy as np
 from ttmbio.bootstrap import CLASSIFICATION, REGRESSION, percentile_interval, unit_weights
 from ttmbio.errors import ConfigError
 from ttmbio.evaluation.metrics import bootstrap_settings, labelled, resolve_unit, units_of
+from ttmbio.finetune.scores import Scored
 from ttmbio.params import Params
-from ttmbio.run_scores import Scored
 
 INITS = ("pretrained", "scratch")
 

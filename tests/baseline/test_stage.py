@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from stages.cli import app
 from tests.baseline.stores import VITALDB, write_task
 from tests.stages.repo import REPO
-from ttmbio.scores import read_scores
+from ttmbio.evaluation.scores import read_scores
 
 runner = CliRunner()
 PARAMS = str(REPO / "params.yaml")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from tests.finetune.test_finetune import run, tiny  # noqa: F401 - module fixture
 from ttmbio.bench.inference import inference_rates
-from ttmbio.inference import load_finetuned
+from ttmbio.finetune.inference import load_finetuned
 from ttmbio.params import Params
 
 

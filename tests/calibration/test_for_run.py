@@ -21,8 +21,8 @@ from ttmbio.calibration.for_run import (
     write_calibrator,
 )
 from ttmbio.errors import ConfigError, SourceError
+from ttmbio.finetune.scores import model_digest
 from ttmbio.params import CalibrateParams, Params
-from ttmbio.run_scores import model_digest
 
 
 @pytest.mark.parametrize("method", ["temperature", "platt", "isotonic"])

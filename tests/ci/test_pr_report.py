@@ -12,7 +12,7 @@ import yaml
 
 from tests.stages.repo import REPO, copy_repo, run
 from tests.test_compare import _scored
-from ttmbio.scores import write_scores
+from ttmbio.evaluation.scores import write_scores
 
 WORKFLOW = REPO / ".github" / "workflows" / "pr-report.yml"
 

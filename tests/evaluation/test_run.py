@@ -13,10 +13,10 @@ from ttmbio.calibration.calibrator import Calibrator
 from ttmbio.calibration.for_run import calibrator_record, write_calibrator
 from ttmbio.errors import ConfigError
 from ttmbio.evaluation.run import EvaluateReport, evaluate_run
+from ttmbio.evaluation.scores import read_scores
+from ttmbio.finetune.scores import write_run_scores
 from ttmbio.finetune.summary import RunSummary, write_run_summary
 from ttmbio.params import Params
-from ttmbio.run_scores import write_run_scores
-from ttmbio.scores import read_scores
 
 RUN = "pretrained-1.0-seed42"
 

@@ -19,10 +19,10 @@ from tests.finetune.test_finetune import run, tiny  # noqa: F401 - module fixtur
 from tests.fixtures.files import write_vital
 from ttmbio.calibration.calibrator import Calibrator
 from ttmbio.errors import ConfigError, SourceError
-from ttmbio.inference import load_finetuned, score_store
+from ttmbio.finetune.inference import load_finetuned, score_store
+from ttmbio.finetune.scores import model_digest
 from ttmbio.params import Params
 from ttmbio.predict.pipeline import run_predict
-from ttmbio.run_scores import model_digest
 from ttmbio.training.checkpoint import load_checkpoint, save_checkpoint
 from ttmbio.windows.store import WindowStore
 

@@ -4,7 +4,7 @@ Three rates on the same windows and batch size, medians over ``repeats`` interle
 
 - ``backbone``: ``TinyTimeMixerModel(past_values=x)`` alone on tensors already in memory --
   the ceiling, what the model itself costs;
-- ``evaluate``: :func:`ttmbio.inference.score_windows` over a zarr window store (read,
+- ``evaluate``: :func:`ttmbio.finetune.inference.score_windows` over a zarr window store (read,
   decompress, normalise, encoder + head, sigmoid) -- the calibrate/evaluate path;
 - ``predict``: :meth:`ttmbio.predict.scoring.Predictor.score` on normalised windows (encoder +
   head, sigmoid, calibration) -- the model side of ``ttmbio predict``.
@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from ttmbio.calibration.calibrator import Calibrator
-from ttmbio.inference import LoadedModel, score_windows
+from ttmbio.finetune.inference import LoadedModel, score_windows
 from ttmbio.predict.scoring import Predictor
 from ttmbio.windows.dataset import WindowDataset
 

@@ -22,7 +22,7 @@ from ttmbio.bench.inference import inference_rates
 from ttmbio.bench.training import training_rates
 from ttmbio.bench.windowing import vitaldb_rows, windowing_throughput, windows_memory
 from ttmbio.errors import SourceError
-from ttmbio.inference import load_finetuned
+from ttmbio.finetune.inference import load_finetuned
 from ttmbio.params import Params
 from ttmbio.splits.schema import read_split_file
 

@@ -1,6 +1,6 @@
 """A fine-tuned run's calibrator file: fitted on its val predictions, tied to its weights.
 
-The predictions are those the fine-tuning run wrote (``ttmbio.run_scores``): no model load.
+The predictions are those the fine-tuning run wrote (``ttmbio.finetune.scores``): no model load.
 
 Only val predictions are used (test stays untouched for evaluation). If the fitted calibrator
 would make val ECE worse -- possible for a model that is already well calibrated, with few
@@ -18,9 +18,9 @@ from pydantic import BaseModel, ConfigDict
 from ttmbio.atomic import atomic_dir, atomic_write_json
 from ttmbio.calibration.calibrator import CALIBRATOR_FORMAT, Calibrator, fit_on_val
 from ttmbio.errors import ConfigError
+from ttmbio.finetune.scores import model_digest, read_run_scores
 from ttmbio.finetune.summary import read_run_summary
 from ttmbio.params import CalibrateParams, binary_tasks
-from ttmbio.run_scores import model_digest, read_run_scores
 from ttmbio.versioned import read_versioned
 
 

@@ -2,7 +2,7 @@
 calibrator fitted on its weights, to the metrics file, the scored-windows file and the plots.
 
 Nothing here loads a model: the run wrote its kept weights' test scores
-(:mod:`ttmbio.run_scores`), and the calibrator is refused unless it was fitted on those very
+(:mod:`ttmbio.finetune.scores`), and the calibrator is refused unless it was fitted on those very
 weights (their SHA-256).
 """
 
@@ -17,10 +17,10 @@ from ttmbio.atomic import atomic_write_json
 from ttmbio.calibration.for_run import calibrator_for
 from ttmbio.calibration.metrics import reliability_curve
 from ttmbio.evaluation.metrics import evaluate_scored
+from ttmbio.evaluation.scores import write_scores
+from ttmbio.finetune.scores import model_digest, read_test_scores
 from ttmbio.finetune.summary import read_run_summary
 from ttmbio.params import Params
-from ttmbio.run_scores import model_digest, read_test_scores
-from ttmbio.scores import write_scores
 
 
 class EvaluateReport(BaseModel):

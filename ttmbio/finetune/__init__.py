@@ -8,7 +8,7 @@ regression) across stages and the best epoch's weights are kept.
 
 Like pretraining, runs are seeded per epoch and checkpointed every epoch in a work folder,
 so an interrupted run resumes and ends with the same weights. The run folder also holds the
-kept weights' scores of the val windows and of the whole test store (``ttmbio.run_scores``),
+kept weights' scores of the val windows and of the whole test store (``ttmbio.finetune.scores``),
 which calibrate, evaluate and label-efficiency read instead of loading the model again.
 
 :mod:`~ttmbio.finetune.build` holds the schedule, the model and the data of a run;

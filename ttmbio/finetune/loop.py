@@ -17,12 +17,12 @@ from tqdm import tqdm
 from ttmbio.atomic import atomic_write_json
 from ttmbio.errors import ConfigError
 from ttmbio.finetune.build import Finetuner, stages
+from ttmbio.finetune.inference import score_windows, with_ids
+from ttmbio.finetune.scores import write_run_scores
 from ttmbio.finetune.summary import RunSummary, write_run_summary
-from ttmbio.inference import score_windows, with_ids
 from ttmbio.model.heads import EncoderClassifier
 from ttmbio.model.lora import lora_fraction, merge_lora
 from ttmbio.model.unfreeze import set_stage, trainable_count
-from ttmbio.run_scores import write_run_scores
 from ttmbio.training import engine
 from ttmbio.training.checkpoint import save_checkpoint
 from ttmbio.training.engine import (

@@ -15,7 +15,7 @@ from typing import Any
 from ttmbio.calibration.calibrator import Calibrator
 from ttmbio.calibration.for_run import calibrator_for, fitted_on, read_calibrator
 from ttmbio.errors import SourceError
-from ttmbio.inference import LoadedModel, load_finetuned
+from ttmbio.finetune.inference import LoadedModel, load_finetuned
 from ttmbio.predict.inputs import find_inputs
 from ttmbio.predict.output import to_document
 from ttmbio.predict.scoring import Predictor

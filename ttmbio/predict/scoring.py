@@ -20,7 +20,7 @@ import torch
 from ttmbio.calibration.calibrator import Calibrator
 from ttmbio.errors import CaseError, SourceError
 from ttmbio.evaluation.metrics import votes
-from ttmbio.inference import LoadedModel
+from ttmbio.finetune.inference import LoadedModel
 from ttmbio.parallel import ordered_map
 from ttmbio.predict.inputs import PredictInput, load_input
 from ttmbio.windows.dataset import channel_scaler

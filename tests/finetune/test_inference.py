@@ -11,10 +11,10 @@ from torchmetrics.functional.classification import binary_auroc
 
 from tests.finetune.test_finetune import run, tiny  # noqa: F401 - module fixture
 from ttmbio.errors import ConfigError, SourceError
+from ttmbio.finetune.inference import load_finetuned, score_store
+from ttmbio.finetune.scores import read_run_scores
 from ttmbio.finetune.summary import read_run_summary
-from ttmbio.inference import load_finetuned, score_store
 from ttmbio.params import Params
-from ttmbio.run_scores import read_run_scores
 
 
 def test_reloaded_model_reproduces_the_validation_auroc(

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from ttmbio.errors import SourceError
-from ttmbio.run_scores import (
+from ttmbio.finetune.scores import (
     SPLIT_FILES,
     read_run_scores,
     read_test_scores,
@@ -72,8 +72,8 @@ def test_the_scoring_stages_import_no_torch() -> None:
         "ttmbio.evaluation.run",
         "ttmbio.label_efficiency",
         "ttmbio.finetune.summary",
-        "ttmbio.run_scores",
-        "ttmbio.scores",
+        "ttmbio.finetune.scores",
+        "ttmbio.evaluation.scores",
         "ttmbio.plots",
     ]
     code = f"import sys, importlib\nfor m in {modules!r}: importlib.import_module(m)\n" + (

@@ -13,9 +13,9 @@ import numpy as np
 import torch
 
 from ttmbio.errors import ConfigError, SourceError
+from ttmbio.finetune.scores import MODEL_FILE, Scored, model_digest
 from ttmbio.model.encoder import TTMEncoder
 from ttmbio.model.heads import ClassifierHead, EncoderClassifier
-from ttmbio.run_scores import MODEL_FILE, Scored, model_digest
 from ttmbio.training.checkpoint import load_checkpoint
 from ttmbio.training.meta import ClassifierConfig, classifier_meta
 from ttmbio.windows.dataset import PooledWindows, WindowDataset, make_loader
