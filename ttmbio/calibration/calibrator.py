@@ -41,7 +41,7 @@ from ttmbio.calibration.metrics import (
     as_probs,
     calibration_report,
     check_pair,
-    reliability_curve,
+    reliability_curves,
 )
 from ttmbio.errors import ConfigError, validation_reason
 from ttmbio.params import CalibrateParams
@@ -267,8 +267,5 @@ def fit_on_val(
         "val_before": before,
         "val_after": after,
     }
-    curves = {
-        "before": reliability_curve(probs, labels, cfg.n_bins),
-        "after": reliability_curve(kept.apply(probs), labels, cfg.n_bins),
-    }
+    curves = reliability_curves(probs, kept.apply(probs), labels, cfg.n_bins)
     return kept, metrics, curves

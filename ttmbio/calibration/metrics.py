@@ -108,3 +108,13 @@ def reliability_curve(probs: np.ndarray, labels: np.ndarray, n_bins: int) -> dic
         "observed_frequency": frequency.tolist(),
         "count": count[keep].astype(float).tolist(),
     }
+
+
+def reliability_curves(
+    raw: np.ndarray, calibrated: np.ndarray, labels: np.ndarray, n_bins: int
+) -> dict[str, dict[str, list[float]]]:
+    """The reliability curves before and after calibration, as files and plots show them."""
+    return {
+        "before": reliability_curve(raw, labels, n_bins),
+        "after": reliability_curve(calibrated, labels, n_bins),
+    }

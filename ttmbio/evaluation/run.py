@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict
 
 from ttmbio.atomic import atomic_write_json
 from ttmbio.calibration.for_run import calibrator_for
-from ttmbio.calibration.metrics import reliability_curve
+from ttmbio.calibration.metrics import reliability_curves
 from ttmbio.evaluation.metrics import evaluate_scored
 from ttmbio.evaluation.scores import write_scores
 from ttmbio.finetune.scores import model_digest, read_test_scores
@@ -71,11 +71,7 @@ def evaluate_run(
     write_scores(scores, dataset, known)
     plots.mkdir(parents=True, exist_ok=True)
     plot_roc_pr(calibrated.tolist(), labels.tolist(), plots, f"test ({dataset})")
-    n_bins = params.calibrate.n_bins
-    curves = {
-        "before": reliability_curve(raw, labels, n_bins),
-        "after": reliability_curve(calibrated, labels, n_bins),
-    }
+    curves = reliability_curves(raw, calibrated, labels, params.calibrate.n_bins)
     plot_reliability(curves, "test reliability", plots / "reliability.png")
     c = report["windows"]["confusion"]
     matrix = [[c["tn"], c["fp"]], [c["fn"], c["tp"]]]
