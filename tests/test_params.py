@@ -116,7 +116,23 @@ def test_missing_and_malformed_files(tmp_path: Path) -> None:
         ),
         (
             {"windows": {"butppg": {"channels": ["PPG", "GYRO"], "stride": 226, "gates": ["gap"]}}},
-            "not BUT-PPG channels",
+            "windows.butppg.channels ['GYRO'] have no entry in filters",
+        ),
+        (
+            {
+                "data": {"datasets": ["vitaldb", "butppg", "bidmc"]},
+                "windows": {"bidmc": {"channels": ["PPG", "ABP"], "stride": 512, "gates": ["gap"]}},
+            },
+            "windows.bidmc.channels ['ABP'] are not channels of data.bidmc (known: ['ECG', 'PPG', "
+            "'RESP'])",
+        ),
+        ({"data": {"datasets": ["vitaldb", "mimic"]}}, "datasets must be distinct names of data"),
+        ({"data": {"datasets": ["vitaldb", "vitaldb"]}}, "datasets must be distinct names of data"),
+        ({"data": {"datasets": ["butppg"]}}, "must list vitaldb: pretraining reads its windows"),
+        (
+            {"data": {"datasets": ["vitaldb"]}},
+            "finetune.task='butppg_quality' reads dataset 'butppg', which data.datasets "
+            "['vitaldb'] does not list; add it there",
         ),
         ({"windows": {"vitaldb": {"gates": ["gap", "sqi"]}}}, "windows.vitaldb.gates.1 = 'sqi'"),
         (

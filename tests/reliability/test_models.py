@@ -272,11 +272,12 @@ def _folder_of_broken_recordings(folder: Path) -> Path:
             _text,
             [
                 "notes.txt: not a recording ttmbio can read; pass a .vital file, a BUT-PPG "
-                "record (<id>/<id>_PPG.hea) or a folder of them"
+                "record (<id>/<id>_PPG.hea) or a WFDB record with PLETH/II signals (<name>.hea, "
+                "as BIDMC's), or a folder of them"
             ],
         ),
         (_csv, ["table.csv: not a recording ttmbio can read; pass a .vital file"]),
-        (_folder_without_recordings, ["in: no .vital files or BUT-PPG records found; pass"]),
+        (_folder_without_recordings, ["in: no recordings found; pass a .vital file"]),
         (
             _folder_of_broken_recordings,
             [

@@ -8,7 +8,7 @@ import wfdb
 
 from tests.fixtures.files import swap_header_counts
 from ttmbio.errors import CaseError, SourceError
-from ttmbio.sources.butppg import check_header, load_butppg_record, scan_butppg_dir
+from ttmbio.sources.datasets.butppg import check_header, load_butppg_record, scan_butppg_dir
 
 
 def test_scan_lists_annotated_records_with_subjects(butppg_dir: Path) -> None:

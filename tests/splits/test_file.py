@@ -10,7 +10,7 @@ from tests.fixtures.files import make_butppg_dir, make_vital_dir, standard_track
 from tests.sources.test_vitaldb_api import FakeApi, fake_api  # noqa: F401 - fixture
 from ttmbio.errors import SourceError
 from ttmbio.params import Params, load_params
-from ttmbio.sources import index_vitaldb
+from ttmbio.sources.datasets.vitaldb import index_vitaldb
 from ttmbio.splits.file import build_split_file, write_split_file
 from ttmbio.splits.schema import FORMAT, SplitFile, read_split_file
 

@@ -24,10 +24,10 @@ from sklearn.metrics import (
 from ttmbio.bootstrap import BootstrapSettings, metric_intervals
 from ttmbio.calibration.metrics import calibration_report
 from ttmbio.errors import SourceError
+from ttmbio.params import DataParams
 
 # the per-window field each bootstrap unit is read from
 UNIT_FIELDS = {"recording": "case_id", "subject": "subject_id", "window": None}
-AUTO_UNITS = {"butppg": "recording", "vitaldb": "subject"}
 
 
 def auroc(scores: np.ndarray, labels: np.ndarray) -> float:
@@ -85,7 +85,10 @@ def classification_metrics(
 def resolve_unit(choice: str, dataset: str) -> str:
     """A bootstrap unit (``evaluate.bootstrap_unit`` or ``--unit``), ``auto`` resolved for
     ``dataset``."""
-    return AUTO_UNITS.get(dataset, "recording") if choice == "auto" else choice
+    if choice != "auto":
+        return choice
+    section = DataParams.model_fields.get(dataset)
+    return section.default.BOOTSTRAP_UNIT if section and dataset != "datasets" else "recording"
 
 
 def units_of(scored: dict[str, np.ndarray], unit: str) -> np.ndarray:

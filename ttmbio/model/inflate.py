@@ -72,12 +72,12 @@ import torch
 
 from ttmbio.errors import ConfigError
 from ttmbio.model.encoder import TTMEncoder
-from ttmbio.params import BUTPPG_CHANNELS, VitalDBData
+from ttmbio.params import DataParams
 
-# Channel names the project reads: the VitalDB tracks it maps by default and BUT-PPG's channels.
+# Channel names the project reads: every channel some dataset section (params.data) can give.
 # A target name outside this set is almost always a typo ("PPg") that would otherwise become a
 # *new* channel and silently lose its pretrained weights; pass ``known=`` to widen it.
-KNOWN_CHANNELS: frozenset[str] = frozenset({*VitalDBData().tracks, *BUTPPG_CHANNELS})
+KNOWN_CHANNELS: frozenset[str] = DataParams().known_channels
 
 # Block size per axis of every channel-specific TTM tensor (None: not a channel axis); the
 # string "e" stands for the config's expansion_factor. Keyed by the name's suffix.

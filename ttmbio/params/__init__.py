@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from ttmbio.params.common import SPLIT_NAMES, Fraction, Section
 from ttmbio.params.data import (
+    BUTPPG_CHANNELS,
+    BidmcData,
     ButPPGData,
     DataParams,
     DatasetSplit,
@@ -50,7 +52,6 @@ from ttmbio.params.forecast import (
 from ttmbio.params.model import ModelParams, PretrainParams, STFTResolutionParams
 from ttmbio.params.root import DEFAULT_PARAMS_PATH, Params, load_params
 from ttmbio.params.windows import (
-    BUTPPG_CHANNELS,
     GATE_CHANNELS,
     DatasetWindows,
     ECGDetector,
@@ -67,6 +68,7 @@ __all__ = [
     "SPLIT_NAMES",
     "TASKS",
     "BaselineParams",
+    "BidmcData",
     "ButPPGData",
     "CalibrateParams",
     "DataParams",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import (
     Field,
@@ -19,7 +19,39 @@ from ttmbio.params.common import SPLIT_NAMES, Fraction, Section
 # --------------------------------------------------------------------------- data
 
 
-class VitalDBData(Section):
+BUTPPG_CHANNELS = ("PPG", "ECG", "ACC_X", "ACC_Y", "ACC_Z")
+BootstrapUnit = Literal["subject", "recording"]
+
+
+class TrackMapped(Section):
+    """A dataset whose files name their signals: ``tracks`` maps each channel to the track
+    names that may carry it, first present wins; a case lacking a ``required_channels`` one
+    is skipped."""
+
+    NAME: ClassVar[str]
+    tracks: dict[str, list[str]]
+    required_channels: list[str]
+
+    @model_validator(mode="after")
+    def _channels_known(self) -> TrackMapped:
+        unknown = [c for c in self.required_channels if c not in self.tracks]
+        if unknown:
+            raise ValueError(
+                f"required_channels names {unknown} which data.{self.NAME}.tracks does not map "
+                f"(known: {sorted(self.tracks)}); add them to data.{self.NAME}.tracks"
+            )
+        empty = [c for c, names in self.tracks.items() if not names]
+        if empty:
+            raise ValueError(f"tracks for {empty} list no track names; give at least one")
+        return self
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        """Every channel this dataset can give the windows stage."""
+        return tuple(self.tracks)
+
+
+class VitalDBData(TrackMapped):
     """Where VitalDB-format cases come from.
 
     ``vital_dir`` reads a folder of ``.vital`` files (the synthetic default lives in one);
@@ -28,6 +60,8 @@ class VitalDBData(Section):
     ``Intellivue/PLETH``).
     """
 
+    NAME: ClassVar[str] = "vitaldb"
+    BOOTSTRAP_UNIT: ClassVar[BootstrapUnit] = "subject"
     source: Literal["vital_dir", "vitaldb_api"] = "vital_dir"
     path: Path = Path("data/raw/vitaldb")
     clinical_csv: Path | None = Path("data/raw/vitaldb/cases.csv")
@@ -44,30 +78,73 @@ class VitalDBData(Section):
     required_channels: list[str] = Field(default_factory=lambda: ["ECG", "PPG", "ABP"])
     case_sets: dict[str, list[str]] = Field(default_factory=lambda: {"all": [], "bis": ["BIS/BIS"]})
 
-    @model_validator(mode="after")
-    def _channels_known(self) -> VitalDBData:
-        unknown = [c for c in self.required_channels if c not in self.tracks]
-        if unknown:
-            raise ValueError(
-                f"required_channels names {unknown} which data.vitaldb.tracks does not map "
-                f"(known: {sorted(self.tracks)}); add them to data.vitaldb.tracks"
-            )
-        empty = [c for c, names in self.tracks.items() if not names]
-        if empty:
-            raise ValueError(f"tracks for {empty} list no track names; give at least one")
-        return self
-
 
 class ButPPGData(Section):
-    """A BUT-PPG folder in PhysioNet's v2 layout (``<id>/<id>_PPG`` ... + CSV annotations)."""
+    """A BUT-PPG folder in PhysioNet's v2 layout (``<id>/<id>_PPG`` ... + CSV annotations).
 
+    Its 10-s records come a dozen per subject, too few subjects for a subject-level bootstrap
+    of the quality task: intervals resample recordings."""
+
+    NAME: ClassVar[str] = "butppg"
+    BOOTSTRAP_UNIT: ClassVar[BootstrapUnit] = "recording"
     source: Literal["butppg_dir"] = "butppg_dir"
     path: Path = Path("data/raw/butppg")
 
+    @property
+    def channels(self) -> tuple[str, ...]:
+        return BUTPPG_CHANNELS
+
+
+class BidmcData(TrackMapped):
+    """A folder of single-segment PhysioNet WFDB records laid out like the BIDMC PPG and
+    Respiration Dataset (doi:10.13026/C2208R): one 8-min record per ICU patient at 125 Hz,
+    ``bidmcNN.hea`` + ``.dat`` with signals ``RESP, PLETH, V, AVR, II`` and
+    ``<age>: 88 <sex>: F`` in the header comments (``bidmcNNn`` numerics records lack the
+    waveforms and are left out). Not in ``data.datasets`` by default: download it, point
+    ``path`` at it and add ``bidmc`` there."""
+
+    NAME: ClassVar[str] = "bidmc"
+    BOOTSTRAP_UNIT: ClassVar[BootstrapUnit] = "subject"
+    source: Literal["wfdb_dir"] = "wfdb_dir"
+    path: Path = Path("data/raw/bidmc")
+    tracks: dict[str, list[str]] = Field(
+        default_factory=lambda: {"PPG": ["PLETH"], "ECG": ["II"], "RESP": ["RESP"]}
+    )
+    required_channels: list[str] = Field(default_factory=lambda: ["PPG", "ECG"])
+
+
+DatasetData = VitalDBData | ButPPGData | BidmcData
+
 
 class DataParams(Section):
+    """``datasets``: which sections below the splits and windows stages read, in order (each
+    has its reader in ``ttmbio/sources/datasets/``)."""
+
+    datasets: list[str] = Field(default_factory=lambda: ["vitaldb", "butppg"])
     vitaldb: VitalDBData = VitalDBData()
     butppg: ButPPGData = ButPPGData()
+    bidmc: BidmcData = BidmcData()
+
+    @model_validator(mode="after")
+    def _datasets_known(self) -> DataParams:
+        known = [n for n in type(self).model_fields if n != "datasets"]
+        unknown = [d for d in self.datasets if d not in known]
+        if unknown or not self.datasets or len(set(self.datasets)) != len(self.datasets):
+            raise ValueError(
+                f"datasets must be distinct names of data sections {known}, got {self.datasets}"
+            )
+        return self
+
+    def dataset(self, name: str) -> DatasetData:
+        """The section of dataset ``name``."""
+        return getattr(self, name)
+
+    @property
+    def known_channels(self) -> frozenset[str]:
+        """Every channel name some dataset section can give."""
+        return frozenset(
+            c for n in type(self).model_fields if n != "datasets" for c in self.dataset(n).channels
+        )
 
 
 # --------------------------------------------------------------------------- synth
@@ -209,6 +286,7 @@ class SplitsParams(Section):
     folds: list[int] = Field(default_factory=list)
     vitaldb: VitalDBSplit = VitalDBSplit()
     butppg: DatasetSplit = DatasetSplit(stratify_by="quality", summarize=["quality", "hr"])
+    bidmc: DatasetSplit = DatasetSplit(summarize=["age"])
 
     @model_validator(mode="after")
     def _valid(self) -> SplitsParams:

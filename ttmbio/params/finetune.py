@@ -17,7 +17,7 @@ from ttmbio.params.common import Section
 class TaskSpec(Section):
     """A downstream task: which windows, which channels, which per-window target."""
 
-    dataset: Literal["vitaldb", "butppg"]
+    dataset: str  # a data section (params.data.<dataset>), read through ttmbio.sources
     channels: list[str]
     target: str
     kind: Literal["binary", "regression"]
@@ -43,6 +43,8 @@ TASKS: dict[str, TaskSpec] = {
     "vitaldb_hr": TaskSpec(
         dataset="vitaldb", channels=["PPG", "ECG"], target="hr_bpm", kind="regression"
     ),
+    # heart rate from the finger PPG alone, labelled from the ECG (add bidmc to data.datasets)
+    "bidmc_hr": TaskSpec(dataset="bidmc", channels=["PPG"], target="hr_bpm", kind="regression"),
 }
 
 

@@ -64,6 +64,11 @@ class Params(BaseSettings):
                 f"{self.windows.vitaldb.channels}, which pretraining reads"
             )
         task = self.finetune.spec
+        if task.dataset not in self.data.datasets:
+            raise ValueError(
+                f"finetune.task={self.finetune.task!r} reads dataset {task.dataset!r}, which "
+                f"data.datasets {self.data.datasets} does not list; add it there"
+            )
         stored = getattr(self.windows, task.dataset).channels
         if not set(task.channels) <= set(stored):
             raise ValueError(
@@ -90,12 +95,7 @@ class Params(BaseSettings):
                 f"pretrain.spectrum_low_hz ({self.pretrain.spectrum_low_hz}) must be below the "
                 f"Nyquist frequency windows.fs/2 = {self.windows.fs / 2:g} Hz"
             )
-        unknown = sorted(set(self.windows.vitaldb.channels) - set(self.data.vitaldb.tracks))
-        if unknown:
-            raise ValueError(
-                f"windows.vitaldb.channels {unknown} are not channels of "
-                f"data.vitaldb.tracks (known: {sorted(self.data.vitaldb.tracks)})"
-            )
+        self._check_datasets()
         case_set = self.splits.vitaldb.case_set
         if case_set not in self.data.vitaldb.case_sets:
             raise ValueError(
@@ -103,6 +103,28 @@ class Params(BaseSettings):
                 f"(known: {sorted(self.data.vitaldb.case_sets)})"
             )
         return self
+
+    def _check_datasets(self) -> None:
+        """Each dataset read has its windows and splits sections, with channels it can give;
+        VitalDB is always read: pretraining learns from its windows."""
+        if "vitaldb" not in self.data.datasets:
+            raise ValueError(
+                f"data.datasets {self.data.datasets} must list vitaldb: pretraining reads "
+                "its windows"
+            )
+        for name in self.data.datasets:
+            if name not in self.windows.datasets() or name not in type(self.splits).model_fields:
+                raise ValueError(
+                    f"data.datasets lists {name!r}, which has no windows.{name} or "
+                    f"splits.{name} section; add them"
+                )
+            known = self.data.dataset(name).channels
+            unknown = sorted(set(self.windows.dataset(name).channels) - set(known))
+            if unknown:
+                raise ValueError(
+                    f"windows.{name}.channels {unknown} are not channels of data.{name} "
+                    f"(known: {sorted(known)})"
+                )
 
     @classmethod
     def settings_customise_sources(

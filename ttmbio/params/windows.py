@@ -25,7 +25,6 @@ GATE_CHANNELS: dict[str, str] = {
     "hr": "ECG",
     "bp": "ABP",
 }
-BUTPPG_CHANNELS = ("PPG", "ECG", "ACC_X", "ACC_Y", "ACC_Z")
 
 
 class FilterParams(Section):
@@ -180,6 +179,12 @@ class WindowsParams(Section):
         invert=["PPG"],
         case_labels=["quality", "hr"],
     )
+    bidmc: DatasetWindows = DatasetWindows(
+        channels=["PPG", "ECG"],
+        stride=1024,
+        gates=["gap", "flatline", "clipping", "hr", "cycles", "ecg_sqi", "ppg_tsqi"],
+        case_labels=["age", "sex"],
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> WindowsParams:
@@ -191,13 +196,8 @@ class WindowsParams(Section):
                     f"filters.{channel}.band edge {high} Hz must be below the "
                     f"Nyquist frequency fs/2 = {nyquist:g} Hz"
                 )
-        unknown = sorted(set(self.butppg.channels) - set(BUTPPG_CHANNELS))
-        if unknown:
-            raise ValueError(
-                f"butppg.channels {unknown} are not BUT-PPG channels {list(BUTPPG_CHANNELS)}"
-            )
-        for dataset in ("vitaldb", "butppg"):
-            cfg: DatasetWindows = getattr(self, dataset)
+        for dataset in self.datasets():
+            cfg = self.dataset(dataset)
             unfiltered = sorted(set(cfg.channels) - set(self.filters))
             if unfiltered:
                 raise ValueError(f"{dataset}.channels {unfiltered} have no entry in filters")
@@ -207,3 +207,12 @@ class WindowsParams(Section):
                 f"chunk_windows ({self.chunk_windows})"
             )
         return self
+
+    @classmethod
+    def datasets(cls) -> list[str]:
+        """The datasets with a windows section (each field of type :class:`DatasetWindows`)."""
+        return [n for n, f in cls.model_fields.items() if f.annotation is DatasetWindows]
+
+    def dataset(self, name: str) -> DatasetWindows:
+        """The windows section of dataset ``name``."""
+        return getattr(self, name)

@@ -31,7 +31,7 @@ def recording_row(r: RecordingResult, kind: str, voting: str, threshold: float) 
     row: dict[str, Any] = {
         "recording": r.item.recording,
         "file": str(r.item.path),
-        "source": r.item.kind,
+        "source": r.item.source,
     }
     if r.error is not None:
         return {**row, "status": "error", "reason": r.error}

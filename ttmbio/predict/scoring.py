@@ -22,7 +22,8 @@ from ttmbio.errors import CaseError, SourceError
 from ttmbio.evaluation.metrics import votes
 from ttmbio.finetune.inference import LoadedModel
 from ttmbio.parallel import ordered_map
-from ttmbio.predict.inputs import PredictInput, load_input
+from ttmbio.predict.inputs import load_input
+from ttmbio.sources.base import PredictInput
 from ttmbio.windows.dataset import channel_scaler
 from ttmbio.windows.process import WindowBlock, process_recording
 from ttmbio.windows.recipe import WindowRecipe

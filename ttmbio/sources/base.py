@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -80,3 +81,12 @@ class Recording:
     subject_id: str
     signals: dict[str, Signal]
     attrs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PredictInput:
+    """One recording ``ttmbio predict`` was pointed at, and the dataset whose reader takes it."""
+
+    source: str  # the dataset name, e.g. "vitaldb"
+    path: Path  # the file, or the record's folder
+    recording: str  # the case or record id

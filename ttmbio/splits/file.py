@@ -17,9 +17,9 @@ from pydantic import BaseModel, ConfigDict
 from ttmbio import __version__
 from ttmbio.atomic import atomic_write_json
 from ttmbio.errors import SourceError
-from ttmbio.params import SPLIT_NAMES, Params
-from ttmbio.sources import index_butppg, index_vitaldb
+from ttmbio.params import SPLIT_NAMES, DatasetSplit, Params
 from ttmbio.sources.base import CaseEntry, SourceIndex
+from ttmbio.sources.registry import source_of
 from ttmbio.splits.assign import UNUSED, SplitResult, assign_folds, assign_splits, fasttrack_targets
 from ttmbio.splits.schema import CaseRow, DatasetSplits, SplitFile
 
@@ -33,11 +33,6 @@ class SplitsReport(BaseModel):
     split_file: Path
     metrics: dict[str, Any]
     warnings: list[str]
-
-
-def _case_set_filter(index: SourceIndex, required_tracks: list[str]) -> tuple[list[CaseEntry], int]:
-    keep = [c for c in index.cases if set(required_tracks) <= set(c.tracks)]
-    return keep, len(index.cases) - len(keep)
 
 
 def _split_dataset(
@@ -115,47 +110,29 @@ def _dataset_doc(
 
 
 def build_split_file(params: Params) -> tuple[SplitFile, dict[str, Any]]:
-    """Index both sources, assign splits; return (split file document, metrics)."""
-    sp, data = params.splits, params.data
-    vital_index = index_vitaldb(data.vitaldb)
-    vital_cases, excluded = _case_set_filter(
-        vital_index, data.vitaldb.case_sets[sp.vitaldb.case_set]
-    )
-    if data.vitaldb.max_cases is not None:
-        vital_cases = vital_cases[: data.vitaldb.max_cases]
-    but_index = index_butppg(data.butppg)
-    datasets = {
-        "vitaldb": (
-            vital_index,
-            vital_cases,
-            sp.vitaldb,
-            sp.fasttrack,
-            excluded,
-            data.vitaldb.model_dump(mode="json"),
-        ),
-        "butppg": (
-            but_index,
-            but_index.cases,
-            sp.butppg,
-            False,
-            0,
-            data.butppg.model_dump(mode="json"),
-        ),
-    }
+    """Index every dataset of ``data.datasets``, assign splits; return (document, metrics)."""
     parts: dict[str, DatasetSplits] = {}
     metrics: dict[str, Any] = {}
-    for name, (index, cases, split_cfg, fasttrack, excl, source) in datasets.items():
+    for name in params.data.datasets:
+        source = source_of(name)
+        config = params.data.dataset(name)
+        index = source.index(params)
+        cases, excluded = source.select(index, params)
         if not cases:
             raise SourceError(
-                f"{source['path']}: no usable {name} cases "
-                f"({len(index.skipped)} skipped, {excl} outside the case set); "
+                f"{config.path}: no usable {name} cases "
+                f"({len(index.skipped)} skipped, {excluded} outside the case set); "
                 f"check data.{name} and splits.{name}"
             )
+        split_cfg: DatasetSplit = getattr(params.splits, name)
+        fasttrack = params.splits.fasttrack and source.fasttrack
         result = _split_dataset(cases, params, split_cfg.stratify_by, fasttrack)
         parts[name], metrics[name] = _dataset_doc(
-            index, cases, result, source, excl, split_cfg.summarize
+            index, cases, result, config.model_dump(mode="json"), excluded, split_cfg.summarize
         )
-    doc = SplitFile(ttmbio_version=__version__, params=sp.model_dump(mode="json"), datasets=parts)
+    doc = SplitFile(
+        ttmbio_version=__version__, params=params.splits.model_dump(mode="json"), datasets=parts
+    )
     return doc, metrics
 
 

@@ -18,7 +18,7 @@ import pandas as pd
 from ttmbio.atomic import atomic_dir
 from ttmbio.parallel import ordered_map
 from ttmbio.params import SynthParams
-from ttmbio.sources.butppg import ANNOTATIONS, SUBJECT_INFO
+from ttmbio.sources.datasets.butppg import ANNOTATIONS, SUBJECT_INFO
 from ttmbio.synth.butppg import flip_balanced, simulate_butppg_record
 from ttmbio.synth.case_profile import STRONG_PRECURSOR
 from ttmbio.synth.formats import write_butppg_record, write_vital_case

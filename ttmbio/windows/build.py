@@ -18,16 +18,14 @@ import numpy as np
 from ttmbio.atomic import atomic_dir, atomic_write_json
 from ttmbio.errors import CaseError, ConfigError, SourceError
 from ttmbio.parallel import ordered_map
-from ttmbio.params import SPLIT_NAMES, DatasetWindows, Params
+from ttmbio.params import SPLIT_NAMES, Params
 from ttmbio.sources.base import Recording
-from ttmbio.sources.butppg import load_butppg_record
-from ttmbio.sources.vital_dir import load_vital_recording, read_track_names, resolve_channels
+from ttmbio.sources.registry import source_of
 from ttmbio.splits.schema import CaseRow, SplitFile
 from ttmbio.windows.labels import EXCLUSION_NAMES as EXCLUSIONS
 from ttmbio.windows.process import WindowBlock, process_recording
 from ttmbio.windows.store import STATS_FILE, StoreWriter, WindowStore, channel_stats
 
-DATASETS = ("vitaldb", "butppg")
 Progress = Callable[[Iterable[Any], int, str], Iterator[Any]]
 
 
@@ -46,35 +44,14 @@ class CaseResult:
 
 
 def load_recording(dataset: str, row: CaseRow, params: Params) -> Recording:
-    """Read one split-file row with its source's loader (the API source downloads first)."""
-    case_id, subject = row.case_id, row.subject_id
-    channels = getattr(params.windows, dataset).channels
-    if dataset == "butppg":
-        folder = Path(row.file).parent
-        with_acc = any(c.startswith("ACC_") for c in channels)
-        if with_acc and not row.attrs.get("has_acc", True):
-            raise CaseError(
-                f"{row.file}: record has no ACC file ({case_id}_ACC.hea), which "
-                "windows.butppg.channels asks for; add it or drop ACC_X/ACC_Y/ACC_Z there"
-            )
-        return load_butppg_record(folder, case_id, with_acc=with_acc)
-    cfg = params.data.vitaldb
-    if cfg.source == "vitaldb_api":
-        from ttmbio.sources.vitaldb_api import VitalDBApi
-
-        path = VitalDBApi(api_url=cfg.api_url, cache_dir=cfg.cache_dir).case_path(int(case_id))
-    else:
-        path = Path(row.file)
-    tracks, _ = read_track_names(path)
-    found, missing = resolve_channels(tracks, cfg.tracks, channels)
-    if missing:
-        raise CaseError(f"{path}: missing track(s) for {missing}; check data.vitaldb.tracks")
-    return load_vital_recording(path, case_id, subject, found)
+    """Read one split-file row with its dataset's reader (the API source downloads first)."""
+    channels = params.windows.dataset(dataset).channels
+    return source_of(dataset).load(row, channels, params)
 
 
 def _process(job: CaseJob) -> CaseResult:
     case_id = job.row.case_id
-    cfg: DatasetWindows = getattr(job.params.windows, job.dataset)
+    cfg = job.params.windows.dataset(job.dataset)
     try:
         rec = load_recording(job.dataset, job.row, job.params)
         block = process_recording(rec, cfg, job.params.windows)
@@ -116,7 +93,7 @@ def _case_meta(block: WindowBlock, row: CaseRow, dtypes: dict[str, Any]) -> dict
 def _meta_dtypes(dataset: str, dtypes: dict[str, Any], params: Params) -> dict[str, Any]:
     """Every field a store of ``dataset`` holds, known before any recording is processed."""
     fields: dict[str, Any] = {"case_id": str, "subject_id": str, "start_s": "float64"}
-    channels = getattr(params.windows, dataset).channels
+    channels = params.windows.dataset(dataset).channels
     if "ECG" in channels:
         fields.update(hr_bpm="float32", ecg_sqi="float32")
     if "PPG" in channels:
@@ -135,7 +112,7 @@ def _write_split(
     store_path: Path,
     progress: Progress,
 ) -> dict[str, Any]:
-    cfg: DatasetWindows = getattr(params.windows, dataset)
+    cfg = params.windows.dataset(dataset)
     wp = params.windows
     dtypes = _label_dtypes(rows, cfg.case_labels)
     writer = StoreWriter(
@@ -190,9 +167,15 @@ def _write_split(
     }
 
 
-def _check_train_cases(split_doc: SplitFile) -> None:
-    """Normalisation statistics come from train windows: refuse before any work without them."""
-    for dataset in DATASETS:
+def _check_split_file(split_doc: SplitFile, datasets: list[str]) -> None:
+    """Every dataset read has cases in the split file, and train cases among them: the
+    normalisation statistics come from train windows. Refuse before any work otherwise."""
+    for dataset in datasets:
+        if dataset not in split_doc.datasets:
+            raise ConfigError(
+                f"the split file lists no {dataset} cases (it has {sorted(split_doc.datasets)}), "
+                "but data.datasets asks for them; re-run `ttmbio splits`"
+            )
         if not split_doc.datasets[dataset].in_split("train"):
             used = split_doc.params
             param = "fasttrack_cases" if used.get("fasttrack") else "ratios"
@@ -220,9 +203,9 @@ def build_windows(
     """Write ``out/<dataset>/<split>.zarr`` and ``stats.json``; return (metrics, report)."""
     metrics: dict[str, Any] = {}
     report: dict[str, Any] = {"skipped": {}, "sqi": {}}
-    _check_train_cases(split_doc)
+    _check_split_file(split_doc, params.data.datasets)
     with atomic_dir(out) as tmp:
-        for dataset in DATASETS:
+        for dataset in params.data.datasets:
             cases = split_doc.datasets[dataset]
             folder = tmp / dataset
             folder.mkdir()

@@ -8,9 +8,7 @@ re-typing params that may since have changed. The fine-tuning stage therefore st
 
 from __future__ import annotations
 
-from typing import Literal
-
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from ttmbio.params import GATE_CHANNELS, DatasetWindows, Params, WindowsParams
 
@@ -27,14 +25,23 @@ class WindowRecipe(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    dataset: Literal["vitaldb", "butppg"]
+    dataset: str  # a windows section: windows.<dataset> made these windows
     windows: WindowsParams
     tracks: dict[str, list[str]]  # VitalDB channel -> track names that may carry it
     stats: dict[str, ChannelStats]  # train-split mean/std per channel
 
+    @model_validator(mode="after")
+    def _known_dataset(self) -> WindowRecipe:
+        if self.dataset not in self.windows.datasets():
+            raise ValueError(
+                f"dataset {self.dataset!r} has no windows section (known: "
+                f"{self.windows.datasets()})"
+            )
+        return self
+
     @property
     def dataset_windows(self) -> DatasetWindows:
-        return getattr(self.windows, self.dataset)
+        return self.windows.dataset(self.dataset)
 
     def for_channels(self, channels: list[str]) -> tuple[DatasetWindows, WindowsParams, list[str]]:
         """Windowing over ``channels`` only: the trained settings minus the gates whose

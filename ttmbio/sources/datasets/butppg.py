@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,14 +25,18 @@ import pandas as pd
 import wfdb
 
 from ttmbio.errors import CaseError, SourceError
+from ttmbio.params import Params
 from ttmbio.sources.base import (
     CaseEntry,
+    PredictInput,
     Recording,
     Signal,
     Skipped,
     SourceIndex,
     plain_attrs,
 )
+from ttmbio.sources.registry import DatasetSource
+from ttmbio.splits.schema import CaseRow
 
 DATASET = "butppg"
 ANNOTATIONS = "quality-hr-ann.csv"
@@ -210,3 +215,66 @@ def load_butppg_record(folder: Path, record_id: str, with_acc: bool = True) -> R
         else:
             signals[part] = Signal(np.ascontiguousarray(data[:, 0]), float(record.fs))
     return Recording(DATASET, record_id, subject_of(record_id), signals)
+
+
+def _is_record(folder: Path) -> bool:
+    return (folder / f"{folder.name}_PPG.hea").is_file()
+
+
+class ButPPGSource(DatasetSource):
+    """BUT-PPG records; a record is named by its folder or one of its ``.hea`` files."""
+
+    name = DATASET
+    accepts = "a BUT-PPG record (<id>/<id>_PPG.hea)"
+
+    def index(self, params: Params) -> SourceIndex:
+        return scan_butppg_dir(params.data.butppg.path)
+
+    def load(self, row: CaseRow, channels: Sequence[str], params: Params) -> Recording:
+        with_acc = any(c in ACC_CHANNELS for c in channels)
+        if with_acc and not row.attrs.get("has_acc", True):
+            raise CaseError(
+                f"{row.file}: record has no ACC file ({row.case_id}_ACC.hea), which "
+                "windows.butppg.channels asks for; add it or drop ACC_X/ACC_Y/ACC_Z there"
+            )
+        return load_butppg_record(Path(row.file).parent, row.case_id, with_acc=with_acc)
+
+    def claims(self, path: Path) -> PredictInput | None:
+        if path.is_dir():
+            return PredictInput(self.name, path, path.name) if _is_record(path) else None
+        record_id, _, part = path.stem.rpartition("_")
+        if path.suffix != ".hea" or part not in PARTS or path.parent.name != record_id:
+            return None
+        return PredictInput(self.name, path.parent, record_id)
+
+    def find_under(self, folder: Path) -> list[PredictInput]:
+        return [
+            PredictInput(self.name, hea.parent, hea.parent.name)
+            for hea in sorted(folder.rglob("*_PPG.hea"))
+            if _is_record(hea.parent)
+        ]
+
+    def load_input(
+        self,
+        item: PredictInput,
+        needed: Sequence[str],
+        optional: Sequence[str],
+        tracks: dict[str, list[str]],
+    ) -> Recording:
+        wants_acc = any(c in ACC_CHANNELS for c in needed)
+        has_acc = (item.path / f"{item.recording}_ACC.hea").is_file()
+        if wants_acc and not has_acc:
+            raise CaseError(
+                f"{item.path}: record has no ACC file ({item.recording}_ACC.hea); the model "
+                f"needs channels {list(needed)}"
+            )
+        rec = load_butppg_record(
+            item.path.parent, item.recording, with_acc=wants_acc or (has_acc and bool(optional))
+        )
+        missing = [c for c in needed if c not in rec.signals]
+        if missing:
+            raise CaseError(f"{item.path}: missing channel(s) {missing} the model needs")
+        return rec
+
+
+SOURCE = ButPPGSource()
