@@ -43,10 +43,10 @@ def pretrain(
                 pretrain_probe(cfg, windows, out / "best.pt") if cfg.pretrain.probe_tasks else {}
             )
             live.summary.update(
-                best_epoch=summary["best_epoch"],
-                best_val_nmse=summary["val_nmse"],
-                val_nmse_interp=summary["val_nmse_interp"],
-                nmse_ratio_to_interp=summary["nmse_ratio_to_interp"],
+                best_epoch=summary.best_epoch,
+                best_val_nmse=summary.val_nmse,
+                val_nmse_interp=summary.val_nmse_interp,
+                nmse_ratio_to_interp=summary.nmse_ratio_to_interp,
                 **probe,
             )
             live.end()
@@ -67,10 +67,10 @@ def pretrain(
                 plots / "curves.png",
             )
             typer.echo(
-                f"pretrain: best epoch {summary['best_epoch']}, val masked NMSE "
-                f"{summary['val_nmse']:.3f} vs linear interpolation "
-                f"{summary['val_nmse_interp']:.3f} "
-                f"({summary['nmse_ratio_to_interp']:.2f}x) -> {out}"
+                f"pretrain: best epoch {summary.best_epoch}, val masked NMSE "
+                f"{summary.val_nmse:.3f} vs linear interpolation "
+                f"{summary.val_nmse_interp:.3f} "
+                f"({summary.nmse_ratio_to_interp:.2f}x) -> {out}"
             )
             for key, value in probe.items():
                 if key.startswith("probe_") and f"{key}_random" in probe:
@@ -85,7 +85,7 @@ def pretrain(
 
 def _train(
     cfg: Any, windows: Path, work: Path, out: Path, metrics: Path, info: Any
-) -> tuple[dict, Any]:
+) -> tuple[Any, Any]:
     """Build and run the trainer; it (and its DDP wrapper) is released when this returns.
 
     The dvclive folder is made only once the trainer is built, so windows or params that

@@ -12,6 +12,7 @@ from ttmbio.errors import ConfigError, SourceError
 from ttmbio.model.encoder import TTMEncoder
 from ttmbio.params import Params
 from ttmbio.ssl import pretrain as pt
+from ttmbio.ssl.summary import read_pretrain_summary
 from ttmbio.training.checkpoint import load_checkpoint
 from ttmbio.training.distributed import DistInfo
 from ttmbio.training.meta import check_compatible, encoder_meta
@@ -38,8 +39,9 @@ def test_run_writes_best_last_and_numbered_checkpoints(trained: tuple[Path, dict
     out, summary = trained
     assert sorted(p.name for p in out.glob("*.pt")) == ["best.pt", "epoch_002.pt", "last.pt"]
     assert (out / "summary.json").is_file() and (out / "history.json").is_file()
-    assert summary["epochs"] == 3 and summary["channels"] == ["PPG", "ECG"]
-    assert summary["val_nmse_interp"] > 0 and summary["world_size"] == 1
+    assert summary.epochs == 3 and summary.channels == ["PPG", "ECG"]
+    assert summary.val_nmse_interp > 0 and summary.world_size == 1
+    assert read_pretrain_summary(out) == summary
     assert list((out.parent / "work").iterdir()) == []  # a finished run leaves no resume point
 
 
@@ -104,7 +106,7 @@ def test_spectrum_off_trains_without_its_head(tiny: tuple[Path, Params]) -> None
     assert trainer.model.spectrum is None
     summary = pt.run_pretraining(trainer, tmp / "work-off", tmp / "out-off", show_progress=False)
     history = load_checkpoint(tmp / "out-off/last.pt")["history"]
-    assert summary["epochs"] == 2 and "train_spectrum" not in history[0]
+    assert summary.epochs == 2 and "train_spectrum" not in history[0]
     assert load_checkpoint(tmp / "out-off/last.pt")["spectrum"] is None
 
 

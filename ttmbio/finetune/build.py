@@ -17,12 +17,14 @@ from ttmbio.model.lora import LoraSettings, apply_lora
 from ttmbio.params import Params
 from ttmbio.splits.folds import case_folds, window_folds
 from ttmbio.splits.schema import SplitFile
+from ttmbio.ssl.summary import SUMMARY_FILE as PRETRAIN_SUMMARY
 from ttmbio.training.checkpoint import load_checkpoint
 from ttmbio.training.distributed import DistInfo
 from ttmbio.training.engine import fingerprint_of
 from ttmbio.training.meta import check_compatible, encoder_meta
 from ttmbio.windows.dataset import PooledWindows, WindowDataset
 from ttmbio.windows.labels import label_subset
+from ttmbio.windows.stats import STATS_FILE
 
 Stage = tuple[str, int, float]  # (name, epochs, lr)
 
@@ -178,9 +180,9 @@ def build_finetuner(
         fingerprint_of(
             {
                 "params": params.model_dump(mode="json", include={"model", "finetune"}),
-                "stats": (folder / "stats.json").read_text(),
+                "stats": (folder / STATS_FILE).read_text(),
                 "fold": fold,
-                "pretrained": (pretrained / "summary.json").read_text()
+                "pretrained": (pretrained / PRETRAIN_SUMMARY).read_text()
                 if fp.init == "pretrained" and pretrained is not None
                 else None,
             }

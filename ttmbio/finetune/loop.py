@@ -36,7 +36,7 @@ from ttmbio.training.engine import (
 )
 from ttmbio.windows.dataset import PooledWindows, WindowDataset, epoch_loader
 from ttmbio.windows.recipe import recipe_of
-from ttmbio.windows.store import read_stats
+from ttmbio.windows.stats import read_stats
 
 
 def predict(

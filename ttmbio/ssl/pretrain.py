@@ -37,6 +37,7 @@ from ttmbio.ssl.losses import (
 )
 from ttmbio.ssl.masking import apply_mask, expand_to_samples, patch_mask
 from ttmbio.ssl.spectrum import band_edges, log_band_power
+from ttmbio.ssl.summary import PretrainSummary, write_pretrain_summary
 from ttmbio.training import engine
 from ttmbio.training.distributed import DistInfo
 from ttmbio.training.engine import (
@@ -49,6 +50,7 @@ from ttmbio.training.engine import (
     fingerprint_of,
 )
 from ttmbio.windows.dataset import WindowDataset, epoch_loader, make_loader
+from ttmbio.windows.stats import STATS_FILE
 
 DATASET = "vitaldb"
 
@@ -96,7 +98,7 @@ class Pretrainer:
 
 def fingerprint(params: Params, windows: Path) -> str:
     """What a checkpoint must share with the current run to be resumed from."""
-    stats = (windows / DATASET / "stats.json").read_text()
+    stats = (windows / DATASET / STATS_FILE).read_text()
     train = (windows / DATASET / "train.zarr" / "zarr.json").read_text()
     return fingerprint_of(
         {
@@ -307,26 +309,26 @@ class _PretrainRun(OverTrainer):
 
     def finish(
         self, progress: Progress, optimizer: torch.optim.Optimizer, work: Path, out: Path
-    ) -> dict[str, Any]:
+    ) -> PretrainSummary:
         """Every checkpoint of the work folder, the summary and the history."""
         t, history = self.t, progress.history
         best_row = min(history, key=lambda r: r["val_loss"])
-        summary = {
-            "best_epoch": int(best_row["epoch"]),
-            "best_val_loss": best_row["val_loss"],
-            "val_nmse": best_row["val_nmse"],
-            "val_nmse_interp": self.baseline,
-            "nmse_ratio_to_interp": best_row["val_nmse"] / self.baseline,
-            "epochs": t.params.pretrain.epochs,
-            "train_windows": len(t.train),
-            "val_windows": len(t.val),
-            "channels": list(t.params.model.channels),
-            "parameters": sum(p.numel() for p in t.model.encoder.parameters()),
-            "world_size": t.dist.world_size,
-        }
+        summary = PretrainSummary(
+            best_epoch=int(best_row["epoch"]),
+            best_val_loss=best_row["val_loss"],
+            val_nmse=best_row["val_nmse"],
+            val_nmse_interp=self.baseline,
+            nmse_ratio_to_interp=best_row["val_nmse"] / self.baseline,
+            epochs=t.params.pretrain.epochs,
+            train_windows=len(t.train),
+            val_windows=len(t.val),
+            channels=list(t.params.model.channels),
+            parameters=sum(p.numel() for p in t.model.encoder.parameters()),
+            world_size=t.dist.world_size,
+        )
         for ckpt in sorted(work.glob("*.pt")):
             shutil.copy2(ckpt, out / ckpt.name)
-        atomic_write_json(out / "summary.json", summary)
+        write_pretrain_summary(out, summary)
         atomic_write_json(out / "history.json", history)
         return summary
 
@@ -337,14 +339,16 @@ def run_pretraining(
     out: Path,
     logger: MetricLogger | None = None,
     show_progress: bool = True,
-) -> dict[str, Any]:
+) -> PretrainSummary | None:
     """Train (resuming when possible), checkpoint every epoch, write ``out`` whole at the end.
 
-    Returns the summary written to ``out/summary.json`` (rank 0; other ranks get ``{}``).
+    Returns the summary written to ``out/summary.json`` (None in the processes other than the
+    first under torchrun: they write nothing).
     """
     pp = t.params.pretrain
     main = t.dist.is_main
     baseline = evaluate(t, with_baseline=True)["val_nmse_interp"] if main else float("nan")
     run = _PretrainRun(t, show_progress, baseline)
     settings = LoopSettings(resume=pp.resume, checkpoint_every=pp.checkpoint_every)
-    return engine.train(run, settings, work, out, logger, run.report)
+    summary = engine.train(run, settings, work, out, logger, run.report)
+    return summary if isinstance(summary, PretrainSummary) else None

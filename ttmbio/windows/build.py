@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ttmbio.atomic import atomic_dir, atomic_write_json
+from ttmbio.atomic import atomic_dir
 from ttmbio.errors import CaseError, ConfigError, SourceError
 from ttmbio.parallel import ordered_map
 from ttmbio.params import SPLIT_NAMES, Params
@@ -24,7 +24,8 @@ from ttmbio.sources.registry import source_of
 from ttmbio.splits.schema import CaseRow, SplitFile
 from ttmbio.windows.labels import EXCLUSION_NAMES as EXCLUSIONS
 from ttmbio.windows.process import WindowBlock, process_recording
-from ttmbio.windows.store import STATS_FILE, StoreWriter, WindowStore, channel_stats
+from ttmbio.windows.stats import channel_stats, write_stats
+from ttmbio.windows.store import StoreWriter, WindowStore
 
 Progress = Callable[[Iterable[Any], int, str], Iterator[Any]]
 
@@ -223,6 +224,5 @@ def build_windows(
                 for key, values in result["sqi"].items():
                     sqi.setdefault(key, []).append(values)
             report["sqi"][dataset] = {k: np.concatenate(v) for k, v in sqi.items()}
-            stats = channel_stats(WindowStore(folder / "train.zarr"))
-            atomic_write_json(folder / STATS_FILE, {"split": "train", "channels": stats})
+            write_stats(folder, channel_stats(WindowStore(folder / "train.zarr")))
     return metrics, report

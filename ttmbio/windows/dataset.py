@@ -21,7 +21,8 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from ttmbio.errors import ConfigError
-from ttmbio.windows.store import WindowStore, read_stats
+from ttmbio.windows.stats import read_stats
+from ttmbio.windows.store import WindowStore
 
 
 class BlockBatchSampler(Sampler[list[int]]):

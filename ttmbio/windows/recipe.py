@@ -11,13 +11,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from ttmbio.params import GATE_CHANNELS, DatasetWindows, Params, WindowsParams
-
-
-class ChannelStats(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    mean: float
-    std: float
+from ttmbio.windows.stats import ChannelStats
 
 
 class WindowRecipe(BaseModel):

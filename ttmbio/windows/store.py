@@ -16,7 +16,6 @@ A store that cannot be read is a :class:`SourceError` naming it and how to rebui
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,6 @@ from zarr.codecs import BloscCodec, Crc32cCodec, ZstdCodec
 from ttmbio.errors import ConfigError, SourceError
 
 FORMAT = "ttmbio.windows/1"
-STATS_FILE = "stats.json"
 # LZ4 with byte shuffle: on filtered float32 signals, smaller and 2-3x faster to decode than
 # zarr's default zstd (measured 10.7 vs 12.7 MB per 25 MB, read 0.04 vs 0.11 s)
 SIGNAL_CODEC = BloscCodec(cname="lz4", clevel=5, shuffle="shuffle")
@@ -207,37 +205,3 @@ class WindowStore:
             self.read(start, min(start + self.block_windows, len(self)))
         for name in self.fields():
             self.meta(name)
-
-
-def channel_stats(store: WindowStore, step: int = 1024) -> dict[str, dict[str, float]]:
-    """Per-channel mean and std over every sample of every window (float64 accumulators)."""
-    c = len(store.channels)
-    total, total_sq, count = np.zeros(c), np.zeros(c), 0
-    for start in range(0, len(store), step):
-        block = store.read(start, min(start + step, len(store))).astype(np.float64)
-        total += block.sum(axis=(0, 2))
-        total_sq += (block**2).sum(axis=(0, 2))
-        count += block.shape[0] * block.shape[2]
-    if count == 0:
-        raise SourceError(
-            f"{store.path}: no windows to compute normalisation statistics "
-            "from; the train split must keep at least one window"
-        )
-    mean = total / count
-    std = np.sqrt(np.maximum(total_sq / count - mean**2, 0.0))
-    return {
-        ch: {"mean": float(m), "std": float(max(s, 1e-8))}
-        for ch, m, s in zip(store.channels, mean, std, strict=True)
-    }
-
-
-def read_stats(folder: Path) -> dict[str, dict[str, float]]:
-    path = Path(folder) / STATS_FILE
-    if not path.is_file():
-        raise SourceError(f"{path}: normalisation statistics not found; run `ttmbio windows`")
-    try:
-        return dict(json.loads(path.read_text())["channels"])
-    except (ValueError, KeyError, TypeError) as err:
-        raise SourceError(
-            f"{path}: unreadable statistics ({_first_line(err)}); {REBUILD}"
-        ) from None
