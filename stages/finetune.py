@@ -48,10 +48,11 @@ def finetune(
         shutdown(info)
     if not info.is_main:
         return
+    from ttmbio.finetune.summary import WATCHED
     from ttmbio.plots import plot_curves
 
     history = json.loads((out / name / "history.json").read_text())
-    watched = ["val_auroc", "val_auprc"] if "val_auroc" in history[0] else ["val_mae"]
+    watched = list(WATCHED[summary.kind].curves)
     plot_curves(
         history,
         {"train loss": ["train_loss"], "val": watched, "stage": ["stage"]},

@@ -36,21 +36,24 @@ def read_versioned(
     missing: str,
     error: type[TtmbioError] = SourceError,
     untagged_is_current: bool = False,
+    fix: str | None = None,
 ) -> Model:
     """``path`` as a ``model`` of format ``fmt``, or one line naming the file, the problem
     and the command that writes it again (``rerun``). ``missing`` is what to say of a file
     that is not there (always a SourceError); other problems raise ``error``.
     ``untagged_is_current``: a file without a ``format`` key was written before formats
-    were recorded, with the current schema, and is read."""
+    were recorded, with the current schema, and is read. ``fix`` replaces the closing
+    "re-run `rerun`" advice where a plain re-run is not enough."""
     path = Path(path)
+    advice = fix or f"re-run `{rerun}`"
     if not path.is_file():
         raise SourceError(f"{path}: {missing}")
     try:
         raw = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise error(f"{path}: not JSON ({err}); re-run `{rerun}`") from None
+        raise error(f"{path}: not JSON ({err}); {advice}") from None
     if not isinstance(raw, dict):
-        raise error(f"{path}: not a JSON object (a {type(raw).__name__}); re-run `{rerun}`")
+        raise error(f"{path}: not a JSON object (a {type(raw).__name__}); {advice}")
     if untagged_is_current:
         raw.setdefault("format", fmt)
     found = raw.get("format")
@@ -59,9 +62,9 @@ def read_versioned(
         by = f"ttmbio {written}" if written else "another version of ttmbio"
         raise error(
             f"{path}: {what} format {found!r} (written by {by}); this ttmbio reads {fmt!r}: "
-            f"re-run `{rerun}`"
+            f"{advice}"
         )
     try:
         return model.model_validate(raw)
     except ValidationError as err:
-        raise error(f"{path}: not a valid {what} ({first_error(err)}); re-run `{rerun}`") from None
+        raise error(f"{path}: not a valid {what} ({first_error(err)}); {advice}") from None

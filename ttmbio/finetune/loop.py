@@ -19,7 +19,7 @@ from ttmbio.errors import ConfigError
 from ttmbio.finetune.build import Finetuner, stages
 from ttmbio.finetune.inference import score_windows, with_ids
 from ttmbio.finetune.scores import write_run_scores
-from ttmbio.finetune.summary import RunSummary, write_run_summary
+from ttmbio.finetune.summary import WATCHED, RunSummary, write_run_summary
 from ttmbio.model.heads import EncoderClassifier
 from ttmbio.model.lora import lora_fraction, merge_lora
 from ttmbio.model.unfreeze import set_stage, trainable_count
@@ -86,7 +86,8 @@ def val_metrics(t: Finetuner) -> dict[str, float]:
 
 def monitor_value(t: Finetuner, row: dict[str, float]) -> float:
     """Higher is better: AUROC, or minus MAE."""
-    return row["val_auroc"] if t.binary else -row["val_mae"]
+    watched = WATCHED[t.params.finetune.spec.kind]
+    return watched.sign * row[watched.key]
 
 
 def train_epoch(t: Finetuner, optimizer: torch.optim.Optimizer, epoch: int, show: bool) -> float:

@@ -8,6 +8,7 @@ This module imports no torch, so those stages stay light.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -17,6 +18,23 @@ from ttmbio.atomic import atomic_write_json
 from ttmbio.versioned import read_versioned
 
 FORMAT = "ttmbio.finetune-summary/1"
+
+
+@dataclass(frozen=True)
+class Watched:
+    """The val metric a run of one kind early-stops on (``sign`` makes higher better) and the
+    val curves its plot shows: one definition for the loop, the summary and the stage."""
+
+    key: str
+    label: str
+    sign: float
+    curves: tuple[str, ...]
+
+
+WATCHED: dict[str, Watched] = {
+    "binary": Watched("val_auroc", "AUROC", 1.0, ("val_auroc", "val_auprc")),
+    "regression": Watched("val_mae", "MAE", -1.0, ("val_mae",)),
+}
 SUMMARY_FILE = "summary.json"
 _EXAMPLE = "e.g. models/finetune/pretrained-1.0-seed42"
 
@@ -52,9 +70,8 @@ class RunSummary(BaseModel):
     @property
     def val_score(self) -> tuple[str, float]:
         """The metric early stopping watched, by name: AUROC, or MAE for a regression."""
-        if self.kind == "binary":
-            return "AUROC", float(self.val_auroc)  # type: ignore[arg-type]
-        return "MAE", float(self.val_mae)  # type: ignore[arg-type]
+        watched = WATCHED[self.kind]
+        return watched.label, float(getattr(self, watched.key))
 
 
 def write_run_summary(run_dir: Path, summary: RunSummary) -> None:

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict
 from ttmbio.atomic import atomic_write_json
 from ttmbio.errors import SourceError
 from ttmbio.versioned import read_versioned
-from ttmbio.windows.store import WindowStore
+from ttmbio.windows.store import REBUILD, WindowStore
 
 FORMAT = "ttmbio.window-stats/1"
 STATS_FILE = "stats.json"
@@ -78,5 +78,6 @@ def read_stats(folder: Path) -> dict[str, dict[str, float]]:
         "ttmbio windows",
         missing="normalisation statistics not found; run `ttmbio windows`",
         untagged_is_current=True,
+        fix=REBUILD,  # a damaged output DVC believes current: like the stores' own errors
     )
     return {name: s.model_dump() for name, s in stats.channels.items()}
