@@ -33,28 +33,15 @@ def baseline(
     started = time.perf_counter()
     cfg = load_params(params)
     cfg = override_finetune(cfg, task=task, label_fraction=label_fraction, seed=seed)
-    from ttmbio.atomic import atomic_write_json
-    from ttmbio.baseline.model import run_baselines, summary
-    from ttmbio.evaluation.scores import write_scores
+    from ttmbio.baseline.run import write_baselines
 
     fp = cfg.finetune
     fractions = fp.fractions if label_fraction is None else [fp.label_fraction]
     seeds = fp.seeds if seed is None else [fp.seed]
     runs = [(f, s) for f in fractions for s in seeds]
-    results = run_baselines(cfg, windows, fp.task, runs)
-    for (fraction, run_seed), (report, known) in results.items():
-        run = f"{fraction}-seed{run_seed}"  # as dvc.yaml's fine-tuning matrix spells it
-        atomic_write_json(out / fp.task / f"{run}.json", report)
-        write_scores(out / fp.task / f"{run}_scores.csv", report["dataset"], known)
-        w = report["windows"]
-        typer.echo(
-            f"baseline {fp.task} ({fraction:.0%} labels, seed {run_seed}): {report['model']} "
-            f"on {len(report['features'])} features, {report['n_train_windows']} train "
-            f"windows, val AUROC {report['val_auroc']:.3f}; test AUROC {w['auroc']:.3f} "
-            f"[{w['auroc_ci_low']:.3f}, {w['auroc_ci_high']:.3f}] over {w['n_units']} "
-            f"{w['bootstrap_unit']}s, AUPRC {w['auprc']:.3f}"
-        )
-    atomic_write_json(out / f"{fp.task}.json", summary(fp.task, results))
+    report = write_baselines(cfg, windows, out, runs)
+    for line in report.lines():
+        typer.echo(line)
     typer.echo(
         f"baseline {fp.task}: {len(runs)} run(s) -> {out / fp.task}, summary "
         f"{out / fp.task}.json ({time.perf_counter() - started:.1f} s)"

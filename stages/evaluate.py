@@ -25,9 +25,15 @@ def evaluate(
 ) -> None:
     """Test metrics of the calibrated model, from the test scores its fine-tuning run wrote;
     write metrics and plots."""
-    from ttmbio.evaluation.run import evaluate_run
+    cfg = load_params(params)
+    from dvclive import Live
 
-    r = evaluate_run(load_params(params), models, calibrator, metrics, scores, plots)
+    from ttmbio.evaluation.run import evaluate_run, log_test_plots
+
+    r = evaluate_run(cfg, models, calibrator, metrics, scores, plots)
+    # ROC/PR/confusion data for `dvc plots`, in dvclive's format: <plots>/plots/sklearn/*.json
+    live = Live(dir=str(plots), save_dvc_exp=False, dvcyaml=None, report=None)
+    log_test_plots(live, r, cfg.evaluate.threshold)
     low, high = r.auroc_ci
     per_recording = float("nan") if r.recording_auroc is None else r.recording_auroc
     typer.echo(

@@ -49,14 +49,13 @@ def plot_reliability(curves: dict[str, dict[str, list[float]]], title: str, out:
 
 
 def plot_roc_pr(scores: list[float], labels: list[int], out_dir: Path, title: str) -> None:
-    """ROC and precision-recall curves as PNGs, plus their points as CSV for ``dvc plots``."""
+    """ROC and precision-recall curves as PNGs (their data for ``dvc plots`` comes from
+    dvclive's ``log_sklearn_plot``, which runs the same scikit-learn functions)."""
     from sklearn.metrics import precision_recall_curve, roc_curve
 
     out_dir.mkdir(parents=True, exist_ok=True)
     fpr, tpr, _ = roc_curve(labels, scores)
     precision, recall, _ = precision_recall_curve(labels, scores)
-    _write_csv(out_dir / "roc.csv", ("fpr", "tpr"), zip(fpr, tpr, strict=True))
-    _write_csv(out_dir / "pr.csv", ("recall", "precision"), zip(recall, precision, strict=True))
     for name, (x, y, xl, yl) in {
         "roc": (fpr, tpr, "false positive rate", "true positive rate"),
         "pr": (recall, precision, "recall", "precision"),
@@ -87,8 +86,3 @@ def plot_confusion(matrix: list[list[int]], out: Path, title: str) -> None:
     fig.tight_layout()
     fig.savefig(out, dpi=90)
     plt.close(fig)
-
-
-def _write_csv(path: Path, header: tuple[str, ...], rows: object) -> None:
-    lines = [",".join(header)] + [",".join(f"{v:.6g}" for v in row) for row in rows]  # type: ignore[attr-defined]
-    path.write_text("\n".join(lines) + "\n")

@@ -7,12 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sklearn.metrics import roc_auc_score
+from dvclive import Live
+from sklearn.metrics import roc_auc_score, roc_curve
 
 from ttmbio.calibration.calibrator import Calibrator
 from ttmbio.calibration.for_run import calibrator_record, write_calibrator
 from ttmbio.errors import ConfigError
-from ttmbio.evaluation.run import EvaluateReport, evaluate_run
+from ttmbio.evaluation.run import EvaluateReport, evaluate_run, log_test_plots
 from ttmbio.evaluation.scores import read_scores
 from ttmbio.finetune.scores import write_run_scores
 from ttmbio.finetune.summary import RunSummary, write_run_summary
@@ -86,8 +87,21 @@ def test_evaluate_run_writes_its_files_and_returns_a_typed_report(tmp_path: Path
     assert low <= report.auroc <= high and report.n_units == 12
     assert json.loads(report.metrics_file.read_text()) == report.metrics
     assert report.bootstrap_unit == "recording" and report.recordings == 12
-    for name in ("roc.png", "pr.png", "reliability.png", "confusion.png", "confusion.csv"):
+    for name in ("roc.png", "pr.png", "reliability.png", "confusion.png"):
         assert (report.plots / name).is_file(), name
+    # the dvc-plots data, logged through dvclive: scikit-learn's curves of the same scores
+    live = Live(dir=str(tmp_path / "plots"), save_dvc_exp=False, dvcyaml=None, report=None)
+    log_test_plots(live, report, params.evaluate.threshold)
+    sklearn_dir = report.plots / "plots" / "sklearn"
+    roc = json.loads((sklearn_dir / "roc.json").read_text())["roc"]
+    fpr, tpr, _ = roc_curve(scored.label, scored.probability)
+    np.testing.assert_allclose([p["fpr"] for p in roc], fpr)
+    np.testing.assert_allclose([p["tpr"] for p in roc], tpr)
+    assert json.loads((sklearn_dir / "pr.json").read_text())["precision_recall"]
+    confusion = json.loads((sklearn_dir / "confusion.json").read_text())
+    predicted = (scored.probability >= params.evaluate.threshold).astype(int)
+    assert sum(int(c["predicted"]) for c in confusion) == int(predicted.sum())
+    assert len(confusion) == len(scored.label)
 
 
 def test_a_calibrator_of_other_weights_is_refused_before_anything_is_written(

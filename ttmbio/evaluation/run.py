@@ -9,7 +9,7 @@ weights (their SHA-256).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -17,10 +17,13 @@ from ttmbio.atomic import atomic_write_json
 from ttmbio.calibration.for_run import calibrator_for
 from ttmbio.calibration.metrics import reliability_curves
 from ttmbio.evaluation.metrics import evaluate_scored
-from ttmbio.evaluation.scores import write_scores
+from ttmbio.evaluation.scores import read_scores, write_scores
 from ttmbio.finetune.scores import model_digest, read_test_scores
 from ttmbio.finetune.summary import read_run_summary
 from ttmbio.params import Params
+
+if TYPE_CHECKING:
+    from dvclive import Live
 
 
 class EvaluateReport(BaseModel):
@@ -52,7 +55,7 @@ def evaluate_run(
 ) -> EvaluateReport:
     """Evaluate run ``models/<calibrate.model>`` on its test scores through ``calibrator``;
     write the metrics, the scored windows (for ``ttmbio compare``) and ROC/PR, reliability
-    and confusion plots."""
+    and confusion PNGs."""
     from ttmbio.plots import plot_confusion, plot_reliability, plot_roc_pr  # matplotlib
 
     name = params.calibrate.model
@@ -76,10 +79,6 @@ def evaluate_run(
     c = report["windows"]["confusion"]
     matrix = [[c["tn"], c["fp"]], [c["fn"], c["tp"]]]
     plot_confusion(matrix, plots / "confusion.png", "test windows")
-    predicted = (calibrated >= params.evaluate.threshold).astype(int)
-    (plots / "confusion.csv").write_text(
-        "actual,predicted\n" + "".join(f"{a},{p}\n" for a, p in zip(labels, predicted, strict=True))
-    )
     w, r = report["windows"], report["recordings"]
     return EvaluateReport(
         model=name,
@@ -99,3 +98,14 @@ def evaluate_run(
         scores_file=scores,
         plots=plots,
     )
+
+
+def log_test_plots(live: Live, report: EvaluateReport, threshold: float) -> None:
+    """The ROC, precision-recall and confusion data of the evaluated test windows, logged
+    with dvclive for ``dvc plots`` (``<live.dir>/plots/sklearn/{roc,pr,confusion}.json``)."""
+    scored = read_scores(report.scores_file)
+    labels = scored.label.astype(int)
+    predicted = (scored.probability >= threshold).astype(int)
+    live.log_sklearn_plot("roc", labels, scored.probability, name="roc.json")
+    live.log_sklearn_plot("precision_recall", labels, scored.probability, name="pr.json")
+    live.log_sklearn_plot("confusion_matrix", labels, predicted, name="confusion.json")
