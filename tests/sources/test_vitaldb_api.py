@@ -65,6 +65,7 @@ class FakeApi:
     requests: list[str] = field(default_factory=list)
     failures: dict[str, list[int]] = field(default_factory=dict)  # path -> statuses to send first
     gzip_encoded: set[str] = field(default_factory=set)  # paths sent with Content-Encoding: gzip
+    cut_short: set[str] = field(default_factory=set)  # paths whose connection drops mid-body
 
 
 def make_handler(api: FakeApi) -> type[BaseHTTPRequestHandler]:
@@ -83,15 +84,17 @@ def make_handler(api: FakeApi) -> type[BaseHTTPRequestHandler]:
                 return
             body = path.read_bytes()
             gz = self.path in api.gzip_encoded
-            self._send(200, gzip.compress(body) if gz else body, gz)
+            self._send(200, gzip.compress(body) if gz else body, gz, self.path in api.cut_short)
 
-        def _send(self, status: int, body: bytes, gz: bool = False) -> None:
+        def _send(self, status: int, body: bytes, gz: bool = False, cut: bool = False) -> None:
             self.send_response(status)
             self.send_header("Content-Length", str(len(body)))
             if gz:
                 self.send_header("Content-Encoding", "gzip")
             self.end_headers()
-            self.wfile.write(body)
+            self.wfile.write(body[: len(body) // 2] if cut else body)
+            if cut:
+                self.close_connection = True
 
         def log_message(self, *args: object) -> None:
             """Keep pytest output clean."""
@@ -245,6 +248,20 @@ def test_unreachable_server_during_case_is_not_skippable(tmp_path: Path) -> None
         api.case_path(1)
     assert type(info.value) is SourceError
     assert "/1.0.1/1.vital" in str(info.value)
+
+
+def test_a_connection_lost_mid_download_is_one_line_and_caches_nothing(
+    fake_api: FakeApi, tmp_path: Path
+) -> None:
+    fake_api.cut_short = {"/1.0.1/1.vital"}
+    with pytest.raises(SourceError) as info:
+        client(fake_api.url, tmp_path).case_path(1)
+    message = str(info.value)
+    assert type(info.value) is SourceError and "\n" not in message
+    assert message.startswith(
+        f"lost the connection to the VitalDB API while downloading {fake_api.url}/1.0.1/1.vital ("
+    )
+    assert "IncompleteRead" in message and cache_files(tmp_path) == []
 
 
 def test_server_errors_are_retried(fake_api: FakeApi, tmp_path: Path) -> None:

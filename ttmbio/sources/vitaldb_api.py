@@ -23,10 +23,6 @@ would fail the same way and skipping them one by one would only hide the outage.
 from __future__ import annotations
 
 import gzip
-import http.client
-import time
-import urllib.error
-import urllib.request
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -34,7 +30,11 @@ from pathlib import Path
 from typing import BinaryIO
 
 import pandas as pd
+import requests
+import urllib3
 import vitaldb.dataset
+from requests.adapters import HTTPAdapter
+from urllib3.util import Retry
 
 from ttmbio import __version__
 from ttmbio.atomic import atomic_file
@@ -48,6 +48,8 @@ TRKS_COLUMNS: tuple[str, ...] = ("caseid", "tname", "tid")
 _CHUNK = 1 << 20
 _GZIP_MAGIC = b"\x1f\x8b"
 _USER_AGENT = f"ttmbio/{__version__} (VitalDB cache)"
+# server-side and rate-limit statuses may succeed on a later try; 404 never will
+_TRANSIENT = frozenset({408, 429, *range(500, 600)})
 _OFFLINE_FIX = "check the network, or set data.vitaldb.source=vital_dir with a local folder"
 
 
@@ -56,15 +58,16 @@ def _one_line(text: object) -> str:
     return " ".join(str(text).split())
 
 
-def _is_transient(status: int) -> bool:
-    """Server-side and rate-limit statuses may succeed on a later try; 404 never will."""
-    return status >= 500 or status in (408, 429)
-
-
-def _network_reason(err: BaseException) -> str:
-    """Short ``Type: reason`` text for a network failure, without the urllib wrapping."""
-    reason = err.reason if isinstance(err, urllib.error.URLError) else err
-    return _one_line(f"{type(err).__name__}: {reason}")
+def _network_reason(err: Exception) -> str:
+    """Short ``Type: reason`` text for a network failure: the innermost cause urllib3 kept
+    (``ConnectionRefusedError: ...``), not the wrapping of requests and its retries."""
+    reason: BaseException = err
+    while True:
+        inner = getattr(reason, "reason", None) or reason.__context__ or reason.__cause__
+        if not isinstance(inner, BaseException) or inner is reason:
+            break
+        reason = inner
+    return _one_line(f"{type(reason).__name__}: {reason}")
 
 
 def _tries(count: int) -> str:
@@ -113,7 +116,9 @@ class VitalDBApi:
     """VitalDB open dataset API with a download-once local cache.
 
     ``retries`` is the number of extra tries after the first one for transient failures
-    (network errors, timeouts, HTTP 5xx/408/429), waiting ``backoff_s * 2**n`` in between.
+    (network errors, timeouts, HTTP 5xx/408/429), made by urllib3's ``Retry`` with
+    ``backoff_factor=backoff_s`` (waits of 0, 2 x, 4 x ``backoff_s``...; ``Retry-After``
+    honoured).
     """
 
     api_url: str = DEFAULT_API_URL
@@ -249,40 +254,57 @@ class VitalDBApi:
                 self._fetch(url, out, dest, caseid)
             verify(tmp)
 
+    def _session(self) -> requests.Session:
+        """A session whose adapter retries transient failures (connection errors, timeouts,
+        HTTP 5xx/408/429) ``retries`` times with urllib3's exponential backoff."""
+        retry = Retry(
+            total=self.retries,
+            backoff_factor=self.backoff_s,
+            status_forcelist=_TRANSIENT,
+            allowed_methods=frozenset({"GET"}),
+            raise_on_status=False,  # the last answer comes back, to be reported below
+        )
+        session = requests.Session()
+        session.headers["User-Agent"] = _USER_AGENT
+        session.mount("http://", HTTPAdapter(max_retries=retry))
+        session.mount("https://", HTTPAdapter(max_retries=retry))
+        return session
+
     def _fetch(self, url: str, out: BinaryIO, dest: Path, caseid: int | None) -> None:
-        """GET ``url`` into ``out``, retrying transient failures with exponential backoff."""
-        request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
-        for attempt in range(self.retries + 1):
-            last = attempt == self.retries
-            try:
-                out.seek(0)
-                out.truncate()
-                with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
-                    while chunk := response.read(_CHUNK):
-                        _write_chunk(out, chunk, dest)
-                return
-            except urllib.error.HTTPError as err:
-                err.close()
-                if last or not _is_transient(err.code):
-                    raise self._http_error(url, err, caseid, attempt + 1) from None
-            except (OSError, http.client.HTTPException) as err:
-                if last:
-                    raise SourceError(
-                        f"cannot reach the VitalDB API at {url} ({_network_reason(err)}) "
-                        f"after {_tries(attempt + 1)}: {_OFFLINE_FIX}"
-                    ) from None
-            time.sleep(self.backoff_s * 2**attempt)
+        """GET ``url`` into ``out``; the session's adapter retries transient failures."""
+        try:
+            with (
+                self._session() as session,
+                session.get(url, timeout=self.timeout_s, stream=True) as response,
+            ):
+                if response.status_code >= 400:
+                    tries = len(response.raw.retries.history) + 1 if response.raw.retries else 1
+                    raise self._http_error(url, response, caseid, tries)
+                # the bytes as sent: a .vital is gzip itself, a gzip'd CSV is un-gzipped later
+                while chunk := response.raw.read(_CHUNK, decode_content=False):
+                    _write_chunk(out, chunk, dest)
+        except requests.RequestException as err:  # no answer, even after the retries
+            raise SourceError(
+                f"cannot reach the VitalDB API at {url} ({_network_reason(err)}) "
+                f"after {_tries(self.retries + 1)}: {_OFFLINE_FIX}"
+            ) from None
+        except urllib3.exceptions.HTTPError as err:  # the connection lost mid-body
+            raise SourceError(
+                f"lost the connection to the VitalDB API while downloading {url} "
+                f"({_network_reason(err)}): nothing was cached; {_OFFLINE_FIX}"
+            ) from None
 
     def _http_error(
-        self, url: str, err: urllib.error.HTTPError, caseid: int | None, tries: int
+        self, url: str, response: requests.Response, caseid: int | None, tries: int
     ) -> SourceError:
         """One-line error for an HTTP error status, naming the URL and what to do."""
-        status = _one_line(f"HTTP {err.code} {err.reason}")
+        code = response.status_code
+        status = _one_line(f"HTTP {code} {response.reason}")
         if caseid is None:
-            first = "try again later" if _is_transient(err.code) else "check api_url"
+            first = "try again later" if code in _TRANSIENT else "check api_url"
             fix = f"{first}, or set data.vitaldb.source=vital_dir with a local folder"
             return SourceError(f"the VitalDB API at {url} answered {status}: {fix}")
-        if err.code == 404:
+        if code == 404:
             return CaseError(
                 f"VitalDB case {caseid} is not at {url} ({status}): drop the case, or check "
                 f"dataset_version={self.dataset_version!r} and api_url"
