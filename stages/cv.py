@@ -3,7 +3,6 @@ evaluate, one DVC stage per fold (``matrix`` over ``splits.folds``), then the ag
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
@@ -25,27 +24,9 @@ def cv_fold(
 ) -> None:
     """Fine-tune on the other folds, calibrate on this one, evaluate on test."""
     cfg = load_params(params)
-    from ttmbio.atomic import atomic_write_json
-    from ttmbio.cv import check_fold, run_fold
-    from ttmbio.splits.schema import read_split_file
+    from ttmbio.cv.fold import write_fold
 
-    check_fold(cfg, fold)
-    name = f"fold-{fold}"
-    report = run_fold(
-        cfg,
-        windows,
-        pretrained if cfg.finetune.init == "pretrained" else None,
-        read_split_file(splits),
-        fold,
-        work / name,
-        out / name,
-    )
-    atomic_write_json(metrics / f"{name}.json", report)
-    test = report["test"]["windows"]
-    typer.echo(
-        f"cv {name}: val AUROC {report['val_auroc']:.3f}, test AUROC {test['auroc']:.3f}, "
-        f"ECE {test['calibration_after']['ece']:.3f} -> {out / name}"
-    )
+    typer.echo(write_fold(cfg, windows, pretrained, splits, fold, work, out, metrics).line())
 
 
 @one_line_errors
@@ -56,24 +37,7 @@ def cv(
 ) -> None:
     """Mean and std of each test metric across the folds of splits.folds, plus per-fold rows."""
     cfg = load_params(params)
-    from ttmbio.atomic import atomic_write_json
-    from ttmbio.errors import SourceError
+    from ttmbio.cv.summary import write_cv_summary  # no torch: the default DAG runs it off
 
-    if not cfg.splits.folds:
-        atomic_write_json(out, {"k": 0})
-        typer.echo("cv: cross-validation is off (splits.folds=[]); e.g. splits.folds=[0,1,2,3,4]")
-        return
-    from ttmbio.cv import aggregate  # imports torch: only when there are folds to aggregate
-
-    missing = [f for f in cfg.splits.folds if not (metrics / f"fold-{f}.json").is_file()]
-    if missing:
-        raise SourceError(
-            f"{metrics}: no metrics for fold(s) {missing}; run `dvc repro cv` (it runs the "
-            "cv-fold stages first)"
-        )
-    folds = {f: json.loads((metrics / f"fold-{f}.json").read_text()) for f in cfg.splits.folds}
-    report = aggregate(folds)
-    atomic_write_json(out, report)
-    mean, std = report["mean"], report["std"]
-    for key in ("val_auroc", "test.windows.auroc", "test.windows.calibration_after.ece"):
-        typer.echo(f"cv: {key} {mean[key]:.3f} ± {std[key]:.3f} over {report['k']} folds")
+    for line in write_cv_summary(cfg, metrics, out).lines():
+        typer.echo(line)

@@ -23,14 +23,7 @@ def label_efficiency(
     paired pretrained - scratch difference with its two-level bootstrap interval."""
     cfg = load_params(params)
     cfg = override_finetune(cfg, task=task)
-    from ttmbio.atomic import atomic_write_json
-    from ttmbio.finetune.scores import read_test_scores
-    from ttmbio.label_efficiency import markdown, score_runs, summarize
+    from ttmbio.label_efficiency import write_label_efficiency
 
-    report = summarize(cfg, score_runs(cfg, lambda run: read_test_scores(models / run)))
-    atomic_write_json(metrics, report)
-    typer.echo(
-        f"label efficiency ({report['task']}, {report['metric']}, {len(report['seeds'])} "
-        f"seed(s), intervals over {report['n_units']} {report['bootstrap_unit']}s):"
-    )
-    typer.echo(markdown(report))
+    for line in write_label_efficiency(cfg, models, metrics).lines():
+        typer.echo(line)

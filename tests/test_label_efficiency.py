@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
 from ttmbio.errors import ConfigError
-from ttmbio.label_efficiency import markdown, run_name, score_runs, summarize
+from ttmbio.finetune.scores import write_run_scores
+from ttmbio.label_efficiency import (
+    markdown,
+    run_name,
+    score_runs,
+    summarize,
+    write_label_efficiency,
+)
 from ttmbio.params import Params
 
 N_CASES, PER = 30, 4
@@ -88,3 +98,22 @@ def test_one_seed_has_no_sd_and_runs_on_other_windows_are_refused() -> None:
 
     with pytest.raises(ConfigError, match="different test windows"):
         score_runs(params, shifted)
+
+
+def test_write_label_efficiency_reads_the_run_folders_and_writes_the_summary(
+    tmp_path: Path,
+) -> None:
+    params = _params([1, 2])
+    score = _scorer({"pretrained": 2.0, "scratch": 1.0})
+    for init in ("pretrained", "scratch"):
+        for fraction in (0.1, 1.0):
+            for seed in (1, 2):
+                run = tmp_path / "models" / run_name(init, fraction, seed)
+                run.mkdir(parents=True)
+                write_run_scores(run, "test", score(run_name(init, fraction, seed)))
+    written = write_label_efficiency(params, tmp_path / "models", tmp_path / "le.json")
+    assert json.loads((tmp_path / "le.json").read_text()) == written.report
+    assert written.report == summarize(params, score_runs(params, score))
+    header, table = written.lines()
+    assert header.startswith("label efficiency (") and "2 seed(s)" in header
+    assert table == markdown(written.report)

@@ -13,14 +13,17 @@ the test set widen it.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict
 
+from ttmbio.atomic import atomic_write_json
 from ttmbio.bootstrap import CLASSIFICATION, REGRESSION, percentile_interval, unit_weights
 from ttmbio.errors import ConfigError
 from ttmbio.evaluation.metrics import bootstrap_settings, labelled, resolve_unit, units_of
-from ttmbio.finetune.scores import Scored
+from ttmbio.finetune.scores import Scored, read_test_scores
 from ttmbio.params import Params
 
 INITS = ("pretrained", "scratch")
@@ -125,3 +128,28 @@ def markdown(report: Mapping[str, Any]) -> str:
             f"[{d['ci_low']:+.3f}, {d['ci_high']:+.3f}]{verdict} |"
         )
     return "\n".join(lines)
+
+
+class LabelEfficiencyReport(BaseModel):
+    """What ``ttmbio label-efficiency`` wrote (the metrics file's document) and the table it
+    prints."""
+
+    model_config = ConfigDict(frozen=True)
+
+    metrics_file: Path
+    report: dict[str, Any]
+
+    def lines(self) -> list[str]:
+        r = self.report
+        return [
+            f"label efficiency ({r['task']}, {r['metric']}, {len(r['seeds'])} seed(s), "
+            f"intervals over {r['n_units']} {r['bootstrap_unit']}s):",
+            markdown(r),
+        ]
+
+
+def write_label_efficiency(params: Params, models: Path, metrics: Path) -> LabelEfficiencyReport:
+    """Score every init x fraction x seed run under ``models`` on test, write the summary."""
+    report = summarize(params, score_runs(params, lambda run: read_test_scores(models / run)))
+    atomic_write_json(metrics, report)
+    return LabelEfficiencyReport(metrics_file=metrics, report=report)

@@ -1,20 +1,18 @@
-"""k-fold cross-validation (spec 000): fine-tune, calibrate and evaluate once per fold.
+"""One fold of k-fold cross-validation (spec 000): fine-tune, calibrate and evaluate it.
 
 Fold ``f`` trains on the train+val windows of the other folds, early-stops and fits its
 calibrator on fold ``f``'s windows, and is scored on the fixed test split, exactly as the
-finetune -> calibrate -> evaluate stages do for the main run. :func:`aggregate` then reports
-mean and standard deviation of every test metric across folds, with the per-fold values.
+finetune -> calibrate -> evaluate stages do for the main run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+from pydantic import BaseModel, ConfigDict
 
-from ttmbio.atomic import atomic_dir
+from ttmbio.atomic import atomic_dir, atomic_write_json
 from ttmbio.calibration.calibrator import fit_on_val
 from ttmbio.calibration.for_run import calibrator_record, write_calibrator
 from ttmbio.errors import ConfigError
@@ -23,7 +21,7 @@ from ttmbio.finetune.build import build_finetuner
 from ttmbio.finetune.loop import run_finetuning
 from ttmbio.finetune.scores import read_run_scores, read_test_scores
 from ttmbio.params import Params, binary_tasks
-from ttmbio.splits.schema import SplitFile
+from ttmbio.splits.schema import SplitFile, read_split_file
 from ttmbio.training.engine import MetricLogger
 
 CALIBRATOR_FILE = "calibrator.json"
@@ -84,33 +82,48 @@ def run_fold(
     }
 
 
-def flatten(doc: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
-    """Numeric leaves of nested dicts as ``a.b.c`` keys (booleans and strings left out)."""
-    flat: dict[str, float] = {}
-    for key, value in doc.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            flat.update(flatten(value, f"{name}."))
-        elif isinstance(value, int | float) and not isinstance(value, bool):
-            flat[name] = float(value)
-    return flat
+class FoldReport(BaseModel):
+    """What ``ttmbio cv-fold`` did: the fold's model folder, metrics file and metrics."""
+
+    model_config = ConfigDict(frozen=True)
+
+    fold: int
+    out: Path
+    metrics_file: Path
+    report: dict[str, Any]
+
+    def line(self) -> str:
+        test = self.report["test"]["windows"]
+        return (
+            f"cv fold-{self.fold}: val AUROC {self.report['val_auroc']:.3f}, test AUROC "
+            f"{test['auroc']:.3f}, ECE {test['calibration_after']['ece']:.3f} -> {self.out}"
+        )
 
 
-def aggregate(folds: Mapping[int, Mapping[str, Any]]) -> dict[str, Any]:
-    """Mean and sample standard deviation (ddof 1) of every metric across folds, and the
-    per-fold values; a metric missing from a fold (e.g. recording AUROC with one class) is
-    averaged over the folds that have it."""
-    if len(folds) < 2:
-        raise ConfigError(f"cross-validation needs at least 2 folds, got {len(folds)}")
-    rows = {
-        str(k): {n: v for n, v in flatten(m).items() if n != "fold"}
-        for k, m in sorted(folds.items())
-    }
-    names = sorted({n for row in rows.values() for n in row})
-    mean, std = {}, {}
-    for name in names:
-        values = np.array([row[name] for row in rows.values() if name in row])
-        mean[name] = float(values.mean())
-        if len(values) > 1:  # one value has no spread; left out rather than NaN
-            std[name] = float(values.std(ddof=1))
-    return {"k": len(folds), "mean": mean, "std": std, "folds": rows}
+def write_fold(
+    params: Params,
+    windows: Path,
+    pretrained: Path,
+    split_file: Path,
+    fold: int,
+    work: Path,
+    out: Path,
+    metrics: Path,
+) -> FoldReport:
+    """Run fold ``fold`` into ``out/fold-<fold>`` (the pretrained encoder only when
+    ``finetune.init`` asks for it) and write its metrics to ``metrics/fold-<fold>.json``."""
+    check_fold(params, fold)
+    name = f"fold-{fold}"
+    report = run_fold(
+        params,
+        windows,
+        pretrained if params.finetune.init == "pretrained" else None,
+        read_split_file(split_file),
+        fold,
+        work / name,
+        out / name,
+    )
+    atomic_write_json(metrics / f"{name}.json", report)
+    return FoldReport(
+        fold=fold, out=out / name, metrics_file=metrics / f"{name}.json", report=report
+    )

@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from tests.fixtures.pipeline import no_progress, tiny_params
-from ttmbio import cv
+from ttmbio.cv import fold as cv
+from ttmbio.cv.summary import aggregate, write_cv_summary
 from ttmbio.errors import ConfigError, SourceError
 from ttmbio.finetune.build import build_finetuner
 from ttmbio.finetune.scores import model_digest
@@ -124,13 +125,23 @@ def test_a_fold_writes_model_calibrator_and_test_metrics(
     tiny: tuple[Path, Params, SplitFile],
 ) -> None:
     tmp, params, doc = tiny
-    out = tmp / "models/fold-1"
-    report = cv.run_fold(
-        params, tmp / "windows", None, doc, 1, tmp / "work", out, show_progress=False
+    (tmp / "splits.json").write_text(json.dumps(doc.model_dump(mode="json")))
+    written = cv.write_fold(
+        params,
+        tmp / "windows",
+        tmp / "no-pretrain",
+        tmp / "splits.json",
+        1,
+        tmp / "work",
+        tmp / "models",
+        tmp / "metrics",
     )
+    out, report = tmp / "models/fold-1", written.report
+    assert written.out == out and json.loads(written.metrics_file.read_text()) == report
+    assert written.line().startswith("cv fold-1: val AUROC ")
     calibrator = json.loads((out / cv.CALIBRATOR_FILE).read_text())
     assert calibrator["model_sha256"] == model_digest(out)
-    assert (out / "best.pt").is_file() and not any((tmp / "work").iterdir())
+    assert (out / "best.pt").is_file() and not any((tmp / "work/fold-1").iterdir())
     windows = report["test"]["windows"]
     assert report["fold"] == 1 and 0.0 <= windows["auroc"] <= 1.0
     test_windows = WindowDataset(tmp / "windows/butppg/test.zarr", CHANNELS, ["case_quality"])
@@ -140,7 +151,7 @@ def test_a_fold_writes_model_calibrator_and_test_metrics(
     assert windows["bootstrap_unit"] == "recording" and windows["n_units"] == len(set(cases))
     for name in ("auroc", "auprc", "balanced_accuracy"):
         assert windows[f"{name}_ci_low"] <= windows[name] <= windows[f"{name}_ci_high"]
-    aggregated = cv.aggregate({1: report, 2: report})
+    aggregated = aggregate({1: report, 2: report})
     assert aggregated["mean"]["test.windows.n_units"] == len(set(cases))
     assert "test.windows.auroc_ci_low" in aggregated["mean"]
     assert report["calibration"]["val_ece_after"] <= report["calibration"]["val_ece_before"]
@@ -156,7 +167,7 @@ def test_aggregate_is_mean_and_sample_std_with_per_fold_rows() -> None:
             "test": {"windows": {"auroc": 0.95, "n": 10}, "recordings": {"auroc": 0.5}},
         },
     }
-    report = cv.aggregate(folds)
+    report = aggregate(folds)
     assert report["k"] == 3
     assert report["mean"]["test.windows.auroc"] == pytest.approx(np.mean([0.70, 0.75, 0.95]))
     assert report["std"]["test.windows.auroc"] == pytest.approx(np.std([0.70, 0.75, 0.95], ddof=1))
@@ -169,7 +180,7 @@ def test_aggregate_is_mean_and_sample_std_with_per_fold_rows() -> None:
         "test.windows.n": 10.0,
     }
     with pytest.raises(ConfigError, match="at least 2 folds"):
-        cv.aggregate({0: folds[0]})
+        aggregate({0: folds[0]})
 
 
 def test_cv_stage_with_folds_off_writes_its_note_without_torch(tmp_path: Path) -> None:
@@ -187,3 +198,26 @@ def test_cv_stage_with_folds_off_writes_its_note_without_torch(tmp_path: Path) -
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-500:]
     assert json.loads(out.read_text()) == {"k": 0}
+
+
+def test_cv_summary_aggregates_the_folds_or_says_what_is_missing(tmp_path: Path) -> None:
+    params = Params.model_validate({"splits": {"folds": [0, 1]}})
+    rows = {
+        f: {
+            "fold": f,
+            "val_auroc": 0.8 + f / 10,
+            "test": {"windows": {"auroc": 0.7, "calibration_after": {"ece": 0.05}}},
+        }
+        for f in (0, 1)
+    }
+    (tmp_path / "metrics").mkdir()
+    (tmp_path / "metrics/fold-0.json").write_text(json.dumps(rows[0]))
+    with pytest.raises(SourceError, match=r"no metrics for fold\(s\) \[1\]; run `dvc repro cv`"):
+        write_cv_summary(params, tmp_path / "metrics", tmp_path / "cv.json")
+    assert not (tmp_path / "cv.json").exists()
+    (tmp_path / "metrics/fold-1.json").write_text(json.dumps(rows[1]))
+    report = write_cv_summary(params, tmp_path / "metrics", tmp_path / "cv.json")
+    assert json.loads((tmp_path / "cv.json").read_text()) == report.report == aggregate(rows)
+    assert report.lines()[0] == "cv: val_auroc 0.850 ± 0.071 over 2 folds"
+    off = write_cv_summary(Params(), tmp_path / "metrics", tmp_path / "off.json")
+    assert off.report == {"k": 0} and "cross-validation is off" in off.lines()[0]
