@@ -116,7 +116,14 @@ def test_missing_and_malformed_files(tmp_path: Path) -> None:
         ),
         (
             {"windows": {"butppg": {"channels": ["PPG", "GYRO"], "stride": 226, "gates": ["gap"]}}},
-            "windows.butppg.channels ['GYRO'] have no entry in filters",
+            "windows.butppg.channels ['GYRO'] are not channels of data.butppg",
+        ),
+        (
+            {
+                "data": {"datasets": ["vitaldb", "butppg", "bidmc"]},
+                "windows": {"bidmc": {"channels": ["PPG", "RESP"], "stride": 512, "gates": []}},
+            },
+            "windows.bidmc.channels ['RESP'] have no entry in windows.filters; add one",
         ),
         (
             {

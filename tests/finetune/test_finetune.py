@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -122,6 +123,10 @@ def test_pretrained_init_without_a_model_is_a_clear_error(tiny: tuple[Path, Para
     tmp, params = tiny
     with pytest.raises(SourceError, match="checkpoint not found"):
         build.build_finetuner(params, tmp / "windows", tmp / "no-such-model")
+    shutil.copytree(tmp / "pretrain", tmp / "no-summary")
+    (tmp / "no-summary" / "summary.json").unlink()
+    with pytest.raises(SourceError, match=r"no-summary/summary\.json: not a pretraining output"):
+        build.build_finetuner(params, tmp / "windows", tmp / "no-summary")
 
 
 def test_interrupted_run_resumes_to_the_same_weights(

@@ -4,6 +4,7 @@ indexed, loaded, windowed, fine-tuned on and predicted from like the other two."
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,13 +13,14 @@ import wfdb
 
 from tests.fixtures.bidmc import write_bidmc_folder, write_record
 from tests.fixtures.pipeline import no_progress, tiny_params
-from ttmbio.errors import CaseError, SourceError
+from ttmbio.errors import CaseError, ConfigError, SourceError
 from ttmbio.finetune import build, loop
 from ttmbio.finetune.inference import load_finetuned, score_store
 from ttmbio.params import Params
 from ttmbio.predict.inputs import find_inputs
 from ttmbio.predict.pipeline import run_predict
-from ttmbio.sources.datasets.bidmc import comment_attrs, scan_wfdb_dir
+from ttmbio.sources import datasets
+from ttmbio.sources.datasets.bidmc import channel_columns, comment_attrs, scan_wfdb_dir
 from ttmbio.sources.registry import all_sources, source_of
 from ttmbio.splits.file import build_split_file
 from ttmbio.splits.schema import CaseRow
@@ -51,10 +53,64 @@ def params_for(tmp: Path, folder: Path) -> Params:
     )
 
 
-def test_the_registry_finds_the_new_module_without_being_told() -> None:
+def test_the_registry_finds_a_new_module_without_being_told(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert list(all_sources()) == ["vitaldb", "butppg", "bidmc"]
-    with pytest.raises(Exception, match="no reader for dataset 'mimic'"):
+    with pytest.raises(ConfigError, match="no reader for dataset 'mimic'"):
         source_of("mimic")
+    (tmp_path / "mimic.py").write_text(
+        "from ttmbio.sources.datasets.bidmc import BidmcSource\n\n\n"
+        "class MimicSource(BidmcSource):\n    name = 'mimic'\n\n\nSOURCE = MimicSource()\n"
+    )
+    monkeypatch.setattr(datasets, "__path__", [*datasets.__path__, str(tmp_path)])
+    all_sources.cache_clear()
+    try:
+        assert list(all_sources()) == ["vitaldb", "butppg", "bidmc", "mimic"]
+        assert source_of("mimic").name == "mimic"
+    finally:
+        all_sources.cache_clear()
+        sys.modules.pop("ttmbio.sources.datasets.mimic", None)
+
+
+def test_a_second_copy_of_a_record_is_skipped_naming_both_files(
+    bidmc: tuple[Path, dict], tmp_path: Path
+) -> None:
+    folder = tmp_path / "bidmc"
+    shutil.copytree(bidmc[0], folder)
+    (folder / "copy").mkdir()
+    for suffix in (".hea", ".dat"):
+        shutil.copy(folder / f"bidmc01{suffix}", folder / "copy" / f"bidmc01{suffix}")
+    params = Params.model_validate({"data": {"bidmc": {"path": str(folder)}}})
+    index = scan_wfdb_dir(params.data.bidmc)
+    assert [c.case_id for c in index.cases].count("bidmc01") == 1
+    (skipped,) = index.skipped
+    assert skipped.reason == (
+        f"{folder / 'copy/bidmc01.hea'}: same record name as {folder / 'bidmc01.hea'}; "
+        f"keep one copy under {folder}"
+    )
+
+
+def test_a_mixed_folder_lists_each_recording_once(
+    bidmc: tuple[Path, dict], butppg_dir: Path, tmp_path: Path
+) -> None:
+    """A BUT-PPG record whose ECG signal is named like BIDMC's lead II stays one BUT-PPG
+    recording: a file inside a recording found already is not another recording."""
+    folder = tmp_path / "mixed"
+    shutil.copytree(bidmc[0], folder / "bidmc")
+    shutil.copytree(butppg_dir / "100001", folder / "100001")
+    hea = folder / "100001" / "100001_ECG.hea"
+    hea.write_text(hea.read_text().replace(" ECG\n", " II\n"))
+    assert source_of("bidmc").claims(hea) is not None  # on its own, BIDMC would take it
+    items = [(i.source, i.recording) for i in find_inputs(folder)]
+    assert items.count(("butppg", "100001")) == 1
+    assert not [i for i in items if i[1].startswith("100001_")]
+    assert len(items) == 7
+
+
+def test_non_finite_and_repeated_values_in_headers() -> None:
+    assert comment_attrs(["<age>: inf <sex>: M"]) == {"age": None, "sex": "M"}
+    assert channel_columns(["II,", "PLETH,", "II,"], {"ECG": ["II"]}, ["ECG"]) == ({"ECG": 0}, [])
 
 
 def test_header_comments_become_case_attributes() -> None:

@@ -65,7 +65,7 @@ class FakeApi:
     requests: list[str] = field(default_factory=list)
     failures: dict[str, list[int]] = field(default_factory=dict)  # path -> statuses to send first
     gzip_encoded: set[str] = field(default_factory=set)  # paths sent with Content-Encoding: gzip
-    cut_short: set[str] = field(default_factory=set)  # paths whose connection drops mid-body
+    cut_short: dict[str, int] = field(default_factory=dict)  # path -> times to drop mid-body
 
 
 def make_handler(api: FakeApi) -> type[BaseHTTPRequestHandler]:
@@ -84,7 +84,10 @@ def make_handler(api: FakeApi) -> type[BaseHTTPRequestHandler]:
                 return
             body = path.read_bytes()
             gz = self.path in api.gzip_encoded
-            self._send(200, gzip.compress(body) if gz else body, gz, self.path in api.cut_short)
+            cut = api.cut_short.get(self.path, 0) > 0
+            if cut:
+                api.cut_short[self.path] -= 1
+            self._send(200, gzip.compress(body) if gz else body, gz, cut)
 
         def _send(self, status: int, body: bytes, gz: bool = False, cut: bool = False) -> None:
             self.send_response(status)
@@ -235,6 +238,7 @@ def test_unreachable_server_is_one_line_source_error(tmp_path: Path) -> None:
     message = str(info.value)
     assert type(info.value) is SourceError
     assert message.startswith(f"cannot reach the VitalDB API at {url}/cases (")
+    assert ") after 2 tries: " in message
     assert "data.vitaldb.source=vital_dir" in message
     assert "\n" not in message and "Traceback" not in message
     assert info.value.__suppress_context__
@@ -250,18 +254,27 @@ def test_unreachable_server_during_case_is_not_skippable(tmp_path: Path) -> None
     assert "/1.0.1/1.vital" in str(info.value)
 
 
-def test_a_connection_lost_mid_download_is_one_line_and_caches_nothing(
+def test_a_body_cut_off_is_downloaded_again(fake_api: FakeApi, tmp_path: Path) -> None:
+    """urllib3 retries nothing once the answer has begun: the client does, from the start."""
+    fake_api.cut_short = {"/1.0.1/1.vital": 1}
+    path = client(fake_api.url, tmp_path, retries=2).case_path(1)
+    assert vitaldb.VitalFile(str(path)).to_numpy(["SNUADC/ECG_II"], 1 / SRATE).shape[0] > 0
+    assert fake_api.requests == ["/1.0.1/1.vital"] * 2
+
+
+def test_a_body_cut_off_every_time_is_one_line_and_caches_nothing(
     fake_api: FakeApi, tmp_path: Path
 ) -> None:
-    fake_api.cut_short = {"/1.0.1/1.vital"}
+    fake_api.cut_short = {"/1.0.1/1.vital": 5}
     with pytest.raises(SourceError) as info:
-        client(fake_api.url, tmp_path).case_path(1)
+        client(fake_api.url, tmp_path, retries=1).case_path(1)
     message = str(info.value)
     assert type(info.value) is SourceError and "\n" not in message
     assert message.startswith(
         f"lost the connection to the VitalDB API while downloading {fake_api.url}/1.0.1/1.vital ("
     )
-    assert "IncompleteRead" in message and cache_files(tmp_path) == []
+    assert "IncompleteRead" in message and ", 2 tries): nothing was cached" in message
+    assert fake_api.requests == ["/1.0.1/1.vital"] * 2 and cache_files(tmp_path) == []
 
 
 def test_server_errors_are_retried(fake_api: FakeApi, tmp_path: Path) -> None:
@@ -279,7 +292,7 @@ def test_server_errors_beyond_retries_fail(fake_api: FakeApi, tmp_path: Path) ->
     with pytest.raises(SourceError) as info:
         api.clinical_table()
     assert type(info.value) is SourceError and "HTTP 500" in str(info.value)
-    with pytest.raises(CaseError, match="HTTP 503"):
+    with pytest.raises(CaseError, match=r"HTTP 503 Service Unavailable, 2 tries\)"):
         api.case_path(1)
     assert cache_files(tmp_path) == []
 

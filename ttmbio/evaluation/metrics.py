@@ -23,7 +23,7 @@ from sklearn.metrics import (
 
 from ttmbio.bootstrap import BootstrapSettings, metric_intervals
 from ttmbio.calibration.metrics import calibration_report
-from ttmbio.errors import SourceError
+from ttmbio.errors import ConfigError, SourceError
 from ttmbio.params import DataParams
 
 # the per-window field each bootstrap unit is read from
@@ -87,8 +87,10 @@ def resolve_unit(choice: str, dataset: str) -> str:
     ``dataset``."""
     if choice != "auto":
         return choice
-    section = DataParams.model_fields.get(dataset)
-    return section.default.BOOTSTRAP_UNIT if section and dataset != "datasets" else "recording"
+    try:
+        return DataParams.bootstrap_unit(dataset)
+    except ValueError as err:
+        raise ConfigError(f"{err}; set evaluate.bootstrap_unit to recording or subject") from None
 
 
 def units_of(scored: dict[str, np.ndarray], unit: str) -> np.ndarray:

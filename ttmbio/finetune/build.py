@@ -18,6 +18,7 @@ from ttmbio.params import Params
 from ttmbio.splits.folds import case_folds, window_folds
 from ttmbio.splits.schema import SplitFile
 from ttmbio.ssl.summary import SUMMARY_FILE as PRETRAIN_SUMMARY
+from ttmbio.ssl.summary import read_pretrain_summary
 from ttmbio.training.checkpoint import load_checkpoint
 from ttmbio.training.distributed import DistInfo
 from ttmbio.training.engine import fingerprint_of
@@ -141,6 +142,13 @@ def _split_datasets(
     return pool, pool, np.where(in_fold == fold, np.nan, y), np.where(in_fold == fold, y, np.nan)
 
 
+def _pretrained_summary_text(pretrained: Path) -> str:
+    """The pretraining summary's bytes (part of the resume fingerprint), once it has been
+    validated: a missing one, or one of another version, is a one-line error."""
+    read_pretrain_summary(pretrained)
+    return (pretrained / PRETRAIN_SUMMARY).read_text()
+
+
 def build_finetuner(
     params: Params,
     windows: Path,
@@ -182,7 +190,7 @@ def build_finetuner(
                 "params": params.model_dump(mode="json", include={"model", "finetune"}),
                 "stats": (folder / STATS_FILE).read_text(),
                 "fold": fold,
-                "pretrained": (pretrained / PRETRAIN_SUMMARY).read_text()
+                "pretrained": _pretrained_summary_text(pretrained)
                 if fp.init == "pretrained" and pretrained is not None
                 else None,
             }

@@ -127,13 +127,25 @@ class DataParams(Section):
 
     @model_validator(mode="after")
     def _datasets_known(self) -> DataParams:
-        known = [n for n in type(self).model_fields if n != "datasets"]
+        known = self.sections()
         unknown = [d for d in self.datasets if d not in known]
         if unknown or not self.datasets or len(set(self.datasets)) != len(self.datasets):
             raise ValueError(
                 f"datasets must be distinct names of data sections {known}, got {self.datasets}"
             )
         return self
+
+    @classmethod
+    def sections(cls) -> list[str]:
+        """The names of the dataset sections (every field but ``datasets``)."""
+        return [name for name in cls.model_fields if name != "datasets"]
+
+    @classmethod
+    def bootstrap_unit(cls, name: str) -> BootstrapUnit:
+        """What intervals resample for dataset ``name`` (its section's ``BOOTSTRAP_UNIT``)."""
+        if name not in cls.sections():
+            raise ValueError(f"no data section {name!r} (known: {cls.sections()})")
+        return cls.model_fields[name].annotation.BOOTSTRAP_UNIT  # type: ignore[union-attr]
 
     def dataset(self, name: str) -> DatasetData:
         """The section of dataset ``name``."""
@@ -142,9 +154,7 @@ class DataParams(Section):
     @property
     def known_channels(self) -> frozenset[str]:
         """Every channel name some dataset section can give."""
-        return frozenset(
-            c for n in type(self).model_fields if n != "datasets" for c in self.dataset(n).channels
-        )
+        return frozenset(c for name in self.sections() for c in self.dataset(name).channels)
 
 
 # --------------------------------------------------------------------------- synth

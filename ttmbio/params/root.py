@@ -57,6 +57,7 @@ class Params(BaseSettings):
                 f"model.context_length ({self.model.context_length}) must equal windows.length "
                 f"({self.windows.length}): the encoder reads whole windows"
             )
+        self._check_datasets()  # first: the checks below assume known, filtered channels
         missing = sorted(set(self.model.channels) - set(self.windows.vitaldb.channels))
         if missing:
             raise ValueError(
@@ -95,7 +96,6 @@ class Params(BaseSettings):
                 f"pretrain.spectrum_low_hz ({self.pretrain.spectrum_low_hz}) must be below the "
                 f"Nyquist frequency windows.fs/2 = {self.windows.fs / 2:g} Hz"
             )
-        self._check_datasets()
         case_set = self.splits.vitaldb.case_set
         if case_set not in self.data.vitaldb.case_sets:
             raise ValueError(
@@ -119,11 +119,18 @@ class Params(BaseSettings):
                     f"splits.{name} section; add them"
                 )
             known = self.data.dataset(name).channels
-            unknown = sorted(set(self.windows.dataset(name).channels) - set(known))
+            channels = self.windows.dataset(name).channels
+            unknown = sorted(set(channels) - set(known))
             if unknown:
                 raise ValueError(
                     f"windows.{name}.channels {unknown} are not channels of data.{name} "
                     f"(known: {sorted(known)})"
+                )
+            unfiltered = sorted(set(channels) - set(self.windows.filters))
+            if unfiltered:
+                raise ValueError(
+                    f"windows.{name}.channels {unfiltered} have no entry in windows.filters; "
+                    "add one (e.g. {kind: butter, order: 4, band: [0.5, 8.0]})"
                 )
 
     @classmethod

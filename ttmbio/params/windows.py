@@ -196,11 +196,6 @@ class WindowsParams(Section):
                     f"filters.{channel}.band edge {high} Hz must be below the "
                     f"Nyquist frequency fs/2 = {nyquist:g} Hz"
                 )
-        for dataset in self.datasets():
-            cfg = self.dataset(dataset)
-            unfiltered = sorted(set(cfg.channels) - set(self.filters))
-            if unfiltered:
-                raise ValueError(f"{dataset}.channels {unfiltered} have no entry in filters")
         if self.chunk_windows > self.shard_windows or self.shard_windows % self.chunk_windows:
             raise ValueError(
                 f"shard_windows ({self.shard_windows}) must be a multiple of "

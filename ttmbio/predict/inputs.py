@@ -28,7 +28,14 @@ def find_inputs(path: Path) -> list[PredictInput]:
             return [item]
     if path.is_file():
         raise SourceError(f"{path}: not a recording ttmbio can read; pass {accepted}")
-    found = [item for source in sources for item in source.find_under(path)]
+    found: list[PredictInput] = []
+    for source in sources:  # a file inside a recording found already is not another one
+        taken = {item.path for item in found}
+        found += [
+            item
+            for item in source.find_under(path)
+            if item.path not in taken and not taken.intersection(item.path.parents)
+        ]
     if not found:
         raise SourceError(f"{path}: no recordings found; pass {accepted}")
     return found

@@ -1,8 +1,9 @@
 """The datasets ttmbio reads, each behind one :class:`DatasetSource`.
 
-A source answers the four questions the pipeline asks of a dataset: which cases are there
-(``index``, for the splits stage), how to read one of them (``load``, for windows), and which
-files ``ttmbio predict`` was pointed at (``claims`` / ``find_under`` / ``load_input``). Each lives
+A source answers the three questions the pipeline asks of a dataset: which cases are there
+(``index`` and ``select``, for the splits stage), how to read one of them (``load``, for
+windows), and which files ``ttmbio predict`` was pointed at are its recordings (``claims`` /
+``find_under``, then ``load_input``). Each lives
 in its own module of :mod:`ttmbio.sources.datasets`, found by listing that package: the stages
 name no dataset, they loop over ``data.datasets``.
 """

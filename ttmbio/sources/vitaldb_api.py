@@ -23,6 +23,7 @@ would fail the same way and skipping them one by one would only hide the outage.
 from __future__ import annotations
 
 import gzip
+import time
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -117,8 +118,8 @@ class VitalDBApi:
 
     ``retries`` is the number of extra tries after the first one for transient failures
     (network errors, timeouts, HTTP 5xx/408/429), made by urllib3's ``Retry`` with
-    ``backoff_factor=backoff_s`` (waits of 0, 2 x, 4 x ``backoff_s``...; ``Retry-After``
-    honoured).
+    ``backoff_factor=backoff_s`` (waits of 0, 2 x, 4 x ``backoff_s``...); a body cut off on
+    the way is downloaded again, waiting ``backoff_s * 2**n``.
     """
 
     api_url: str = DEFAULT_API_URL
@@ -263,6 +264,7 @@ class VitalDBApi:
             status_forcelist=_TRANSIENT,
             allowed_methods=frozenset({"GET"}),
             raise_on_status=False,  # the last answer comes back, to be reported below
+            respect_retry_after_header=False,  # as before: a Retry-After of hours would hang
         )
         session = requests.Session()
         session.headers["User-Agent"] = _USER_AGENT
@@ -271,28 +273,43 @@ class VitalDBApi:
         return session
 
     def _fetch(self, url: str, out: BinaryIO, dest: Path, caseid: int | None) -> None:
-        """GET ``url`` into ``out``; the session's adapter retries transient failures."""
-        try:
-            with (
-                self._session() as session,
-                session.get(url, timeout=self.timeout_s, stream=True) as response,
-            ):
-                if response.status_code >= 400:
-                    tries = len(response.raw.retries.history) + 1 if response.raw.retries else 1
-                    raise self._http_error(url, response, caseid, tries)
-                # the bytes as sent: a .vital is gzip itself, a gzip'd CSV is un-gzipped later
-                while chunk := response.raw.read(_CHUNK, decode_content=False):
-                    _write_chunk(out, chunk, dest)
-        except requests.RequestException as err:  # no answer, even after the retries
-            raise SourceError(
-                f"cannot reach the VitalDB API at {url} ({_network_reason(err)}) "
-                f"after {_tries(self.retries + 1)}: {_OFFLINE_FIX}"
-            ) from None
-        except urllib3.exceptions.HTTPError as err:  # the connection lost mid-body
-            raise SourceError(
-                f"lost the connection to the VitalDB API while downloading {url} "
-                f"({_network_reason(err)}): nothing was cached; {_OFFLINE_FIX}"
-            ) from None
+        """GET ``url`` into ``out``. The session's adapter retries failures before the answer
+        arrives; urllib3 does not retry a body cut off or stalled on the way, so that is
+        retried here, from the start, within the same ``retries`` budget."""
+        for attempt in range(self.retries + 1):
+            out.seek(0)
+            out.truncate()
+            try:
+                with (
+                    self._session() as session,
+                    session.get(url, timeout=self.timeout_s, stream=True) as response,
+                ):
+                    if response.status_code >= 400:
+                        history = response.raw.retries.history if response.raw.retries else ()
+                        raise self._http_error(url, response, caseid, len(history) + 1)
+                    # the bytes as sent: a .vital is gzip itself, a gzip'd CSV is un-gzipped
+                    # later
+                    while chunk := response.raw.read(_CHUNK, decode_content=False):
+                        _write_chunk(out, chunk, dest)
+                return
+            except (requests.ConnectionError, requests.Timeout) as err:  # even after retries
+                raise SourceError(
+                    f"cannot reach the VitalDB API at {url} ({_network_reason(err)}) "
+                    f"after {_tries(self.retries + 1)}: {_OFFLINE_FIX}"
+                ) from None
+            except requests.RequestException as err:  # not a network failure: not retried
+                raise SourceError(
+                    f"the VitalDB API at {url} gave no usable answer ({_network_reason(err)}): "
+                    "check api_url"
+                ) from None
+            except urllib3.exceptions.HTTPError as err:  # the body cut off or stalled
+                if attempt == self.retries:
+                    raise SourceError(
+                        f"lost the connection to the VitalDB API while downloading {url} "
+                        f"({_network_reason(err)}, {_tries(attempt + 1)}): nothing was cached; "
+                        f"{_OFFLINE_FIX}"
+                    ) from None
+                time.sleep(self.backoff_s * 2**attempt)
 
     def _http_error(
         self, url: str, response: requests.Response, caseid: int | None, tries: int

@@ -2,5 +2,6 @@
 :class:`~ttmbio.sources.registry.DatasetSource`.
 
 The registry finds them by listing this package, so adding a dataset is one module here plus its
-params sections (``data.<name>``, ``windows.<name>``, ``splits.<name>``).
+params: a data-section class in ``ttmbio/params/data.py`` and its ``data``, ``windows`` and
+``splits`` fields (README, "Datasets and adding one").
 """

@@ -36,7 +36,7 @@ def track_name(raw: str) -> str:
 
 def comment_attrs(comments: Sequence[str]) -> dict[str, object]:
     """``<age>: 88 <sex>: F`` header comments as {"age": 88, "sex": "F"} (numbers as numbers,
-    ``NaN`` or an empty value as None)."""
+    ``NaN``, ``inf`` or an empty value as None)."""
     attrs: dict[str, object] = {}
     for line in comments:
         for key, raw in _COMMENT_FIELD.findall(line):
@@ -47,7 +47,9 @@ def comment_attrs(comments: Sequence[str]) -> dict[str, object]:
                 attrs[key.strip()] = value or None
                 continue
             attrs[key.strip()] = (
-                None if number != number else (int(number) if number.is_integer() else number)
+                None
+                if not np.isfinite(number)
+                else (int(number) if number.is_integer() else number)
             )
     return attrs
 
@@ -69,7 +71,9 @@ def channel_columns(
     names: Sequence[str], tracks: Mapping[str, Sequence[str]], channels: Sequence[str]
 ) -> tuple[dict[str, int], list[str]]:
     """Column of each channel (its first mapped track present) and the channels with none."""
-    present = {track_name(n): i for i, n in enumerate(names)}
+    present: dict[str, int] = {}
+    for i, name in enumerate(names):
+        present.setdefault(track_name(name), i)  # a repeated name: the first column
     found: dict[str, int] = {}
     for channel in channels:
         column = next((present[t] for t in tracks.get(channel, []) if t in present), None)
@@ -107,8 +111,13 @@ def scan_wfdb_dir(cfg: BidmcData) -> SourceIndex:
         )
     mapped = {t for c in cfg.required_channels for t in cfg.tracks[c]}
     index = SourceIndex(DATASET)
+    first: dict[str, Path] = {}  # case id -> the file that has it (ids are file names)
     for hea in sorted(folder.rglob("*.hea")):
         case_id = hea.stem
+        if case_id in first:
+            reason = f"{hea}: same record name as {first[case_id]}; keep one copy under {folder}"
+            index.skipped.append(Skipped(DATASET, case_id, str(hea), reason))
+            continue
         try:
             header = read_header(hea)
         except CaseError as err:
@@ -123,6 +132,7 @@ def scan_wfdb_dir(cfg: BidmcData) -> SourceIndex:
             reason = f"{hea}: missing required signal(s) ({looked}); check data.bidmc.tracks"
             index.skipped.append(Skipped(DATASET, case_id, str(hea), reason))
             continue
+        first[case_id] = hea
         attrs = comment_attrs(header.comments or [])
         index.cases.append(CaseEntry(DATASET, case_id, case_id, str(hea), tuple(names), attrs))
     if not index.cases and not index.skipped:
