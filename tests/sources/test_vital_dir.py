@@ -9,10 +9,10 @@ import vitaldb
 from tests.fixtures.files import DTSTART, make_vital_dir, sine, standard_tracks, write_vital
 from ttmbio.errors import CaseError, SourceError
 from ttmbio.params import VitalDBData
+from ttmbio.sources.base import resolve_channels
 from ttmbio.sources.vital_dir import (
     check_vital_file,
     load_vital_recording,
-    resolve_channels,
     scan_vital_dir,
 )
 

@@ -8,7 +8,7 @@ stage reports in its metrics, so one broken file cannot lose the others.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,23 @@ def plain_attrs(values: Mapping[str, Any]) -> dict[str, Any]:
         else:
             out[str(key)] = value.item() if hasattr(value, "item") else value
     return out
+
+
+def resolve_channels(
+    tracks: Sequence[str], aliases: Mapping[str, Sequence[str]], channels: Sequence[str]
+) -> tuple[dict[str, str], list[str]]:
+    """Map each wanted channel to the first of its track names present (a file's tracks or a
+    record's signals); also return the channels missing, unmapped ones included."""
+    present = set(tracks)
+    found: dict[str, str] = {}
+    missing: list[str] = []
+    for channel in channels:
+        track = next((t for t in aliases.get(channel, ()) if t in present), None)
+        if track is None:
+            missing.append(channel)
+        else:
+            found[channel] = track
+    return found, missing
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from ttmbio.sources.base import (
     Skipped,
     SourceIndex,
     plain_attrs,
+    resolve_channels,
 )
 
 DATASET = "vitaldb"
@@ -63,22 +64,6 @@ def read_track_names(path: Path) -> tuple[tuple[str, ...], float]:
     """Track names and duration (s) from the file header, without reading the samples."""
     vf = vitaldb.VitalFile(str(path), header_only=True)
     return tuple(sorted(vf.get_track_names())), float(vf.dtend - vf.dtstart)
-
-
-def resolve_channels(
-    tracks: Sequence[str], aliases: Mapping[str, Sequence[str]], channels: Sequence[str]
-) -> tuple[dict[str, str], list[str]]:
-    """Map each wanted channel to the first alias present; also return the channels missing."""
-    present = set(tracks)
-    found: dict[str, str] = {}
-    missing: list[str] = []
-    for channel in channels:
-        track = next((t for t in aliases[channel] if t in present), None)
-        if track is None:
-            missing.append(channel)
-        else:
-            found[channel] = track
-    return found, missing
 
 
 def read_clinical_csv(path: Path | None) -> pd.DataFrame | None:

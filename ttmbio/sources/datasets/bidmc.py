@@ -21,7 +21,15 @@ import wfdb
 
 from ttmbio.errors import CaseError, SourceError
 from ttmbio.params import BidmcData, Params
-from ttmbio.sources.base import CaseEntry, PredictInput, Recording, Signal, Skipped, SourceIndex
+from ttmbio.sources.base import (
+    CaseEntry,
+    PredictInput,
+    Recording,
+    Signal,
+    Skipped,
+    SourceIndex,
+    resolve_channels,
+)
 from ttmbio.sources.registry import DatasetSource
 from ttmbio.splits.schema import CaseRow
 
@@ -71,15 +79,11 @@ def channel_columns(
     names: Sequence[str], tracks: Mapping[str, Sequence[str]], channels: Sequence[str]
 ) -> tuple[dict[str, int], list[str]]:
     """Column of each channel (its first mapped track present) and the channels with none."""
-    present: dict[str, int] = {}
+    column: dict[str, int] = {}
     for i, name in enumerate(names):
-        present.setdefault(track_name(name), i)  # a repeated name: the first column
-    found: dict[str, int] = {}
-    for channel in channels:
-        column = next((present[t] for t in tracks.get(channel, []) if t in present), None)
-        if column is not None:
-            found[channel] = column
-    return found, [c for c in channels if c not in found]
+        column.setdefault(track_name(name), i)  # a repeated name: the first column
+    found, missing = resolve_channels(list(column), tracks, channels)
+    return {channel: column[track] for channel, track in found.items()}, missing
 
 
 def load_wfdb_record(

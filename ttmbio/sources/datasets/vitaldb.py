@@ -9,14 +9,19 @@ from pathlib import Path
 
 from ttmbio.errors import CaseError
 from ttmbio.params import Params, VitalDBData
-from ttmbio.sources.base import CaseEntry, PredictInput, Recording, SourceIndex
+from ttmbio.sources.base import (
+    CaseEntry,
+    PredictInput,
+    Recording,
+    SourceIndex,
+    resolve_channels,
+)
 from ttmbio.sources.registry import DatasetSource
 from ttmbio.sources.vital_dir import (
     check_vital_file,
     index_entries,
     load_vital_recording,
     read_track_names,
-    resolve_channels,
     scan_vital_dir,
 )
 from ttmbio.splits.schema import CaseRow
