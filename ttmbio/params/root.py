@@ -70,7 +70,7 @@ class Params(BaseSettings):
                 f"finetune.task={self.finetune.task!r} reads dataset {task.dataset!r}, which "
                 f"data.datasets {self.data.datasets} does not list; add it there"
             )
-        stored = getattr(self.windows, task.dataset).channels
+        stored = self.windows.dataset(task.dataset).channels
         if not set(task.channels) <= set(stored):
             raise ValueError(
                 f"finetune.task={self.finetune.task!r} needs channels {task.channels}, but "

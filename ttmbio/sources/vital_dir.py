@@ -55,14 +55,22 @@ def check_vital_file(path: Path) -> None:
             f"{path}: truncated .vital file (gzip stream ends early); re-download or remove it"
         ) from None
     except (gzip.BadGzipFile, zlib.error, OSError) as err:
-        raise CaseError(
-            f"{path}: not a readable .vital file ({err}); re-download or remove it"
-        ) from None
+        raise _unreadable(path, err) from None
+
+
+def _unreadable(path: Path, err: BaseException) -> CaseError:
+    return CaseError(f"{path}: not a readable .vital file ({err}); re-download or remove it")
 
 
 def read_track_names(path: Path) -> tuple[tuple[str, ...], float]:
-    """Track names and duration (s) from the file header, without reading the samples."""
-    vf = vitaldb.VitalFile(str(path), header_only=True)
+    """Track names and duration (s) from the file header, without reading the samples.
+
+    A file that is not gzip at all (changed since it was indexed, say) is a CaseError naming
+    it; a truncated one is caught when its samples are read (:func:`load_vital_recording`)."""
+    try:
+        vf = vitaldb.VitalFile(str(path), header_only=True)
+    except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as err:
+        raise _unreadable(path, err) from None
     return tuple(sorted(vf.get_track_names())), float(vf.dtend - vf.dtstart)
 
 
