@@ -174,8 +174,21 @@ def test_predict_finds_records_but_not_numerics(bidmc: tuple[Path, dict]) -> Non
 def test_windows_finetune_and_predict_on_the_new_dataset(
     bidmc: tuple[Path, dict], tmp_path: Path
 ) -> None:
-    folder, truth = bidmc
+    # the PPG renamed in every header, mapped by data.bidmc.tracks: training and predict
+    # must both find it by the configured name
+    folder, truth = tmp_path / "bidmc", bidmc[1]
+    shutil.copytree(bidmc[0], folder)
+    for hea in folder.glob("*.hea"):
+        hea.write_text(hea.read_text().replace(" PLETH,", " PPGFINGER,"))
     params = params_for(tmp_path, folder)
+    tracks = {**params.data.bidmc.tracks, "PPG": ["PPGFINGER"]}
+    params = params.model_copy(
+        update={
+            "data": params.data.model_copy(
+                update={"bidmc": params.data.bidmc.model_copy(update={"tracks": tracks})}
+            )
+        }
+    )
     synthesize(params.synth, tmp_path / "raw")
     doc, metrics = build_split_file(params)
     assert list(doc.datasets) == ["vitaldb", "bidmc"]

@@ -16,7 +16,7 @@ def recipe(**windows: object) -> WindowRecipe:
 def test_recipe_round_trips_through_json() -> None:
     r = recipe(label_horizon_s=60.0)
     assert WindowRecipe.model_validate_json(r.model_dump_json()) == r
-    assert r.stats["ABP"].std == 2.0 and r.tracks["PPG"] == ["SNUADC/PLETH"]
+    assert r.stats["ABP"].std == 2.0 and r.tracks["vitaldb"]["PPG"] == ["SNUADC/PLETH"]
 
 
 def test_gates_of_absent_channels_are_dropped_and_named() -> None:
@@ -31,3 +31,19 @@ def test_gates_of_absent_channels_are_dropped_and_named() -> None:
 def test_all_trained_channels_keep_every_gate() -> None:
     cfg, _, dropped = recipe().for_channels(["PPG", "ECG", "ABP"])
     assert dropped == [] and cfg.gates == Params().windows.vitaldb.gates
+
+
+def test_the_recipe_keeps_each_datasets_track_names() -> None:
+    params = Params.model_validate(
+        {"data": {"bidmc": {"tracks": {"PPG": ["PPGFINGER"], "ECG": ["II"], "RESP": ["RESP"]}}}}
+    )
+    tracks = recipe_of(params, "vitaldb", STATS).tracks
+    assert tracks["bidmc"]["PPG"] == ["PPGFINGER"]  # predict reads new records by these
+    assert tracks["vitaldb"] == params.data.vitaldb.tracks
+    assert "butppg" not in tracks  # its channels are files, not names
+
+
+def test_a_recipe_from_before_per_dataset_track_names_still_reads() -> None:
+    old = recipe().model_dump(mode="json")
+    old["tracks"] = {"PPG": ["SNUADC/PLETH"], "ECG": ["SNUADC/ECG_II"]}  # VitalDB's alone
+    assert WindowRecipe.model_validate(old).tracks == {"vitaldb": old["tracks"]}

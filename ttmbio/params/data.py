@@ -147,6 +147,14 @@ class DataParams(Section):
             raise ValueError(f"no data section {name!r} (known: {cls.sections()})")
         return cls.model_fields[name].annotation.BOOTSTRAP_UNIT  # type: ignore[union-attr]
 
+    def track_maps(self) -> dict[str, dict[str, list[str]]]:
+        """Per dataset whose files name their signals: channel -> track names (``tracks``)."""
+        return {
+            name: section.tracks
+            for name in self.sections()
+            if isinstance(section := self.dataset(name), TrackMapped)
+        }
+
     def dataset(self, name: str) -> DatasetData:
         """The section of dataset ``name``."""
         return getattr(self, name)

@@ -12,18 +12,19 @@ from pathlib import Path
 
 from ttmbio.errors import SourceError
 from ttmbio.sources.base import PredictInput, Recording
-from ttmbio.sources.registry import accepted_inputs, all_sources, source_of
+from ttmbio.sources.registry import TrackMaps, accepted_inputs, all_sources, source_of
 
 
-def find_inputs(path: Path) -> list[PredictInput]:
-    """The recordings under ``path``, in a stable order; one-line error when there are none."""
+def find_inputs(path: Path, tracks: TrackMaps | None = None) -> list[PredictInput]:
+    """The recordings under ``path``, in a stable order; one-line error when there are none.
+    ``tracks`` is the model's track maps: a record is found by the names it was trained on."""
     path = Path(path)
     accepted = accepted_inputs()
     if not path.exists():
         raise SourceError(f"{path}: no such file or folder; pass {accepted}")
     sources = all_sources().values()
     for source in sources:
-        item = source.claims(path)
+        item = source.claims(path, tracks)
         if item is not None:
             return [item]
     if path.is_file():
@@ -33,7 +34,7 @@ def find_inputs(path: Path) -> list[PredictInput]:
         taken = {item.path for item in found}
         found += [
             item
-            for item in source.find_under(path)
+            for item in source.find_under(path, tracks)
             if item.path not in taken and not taken.intersection(item.path.parents)
         ]
     if not found:
@@ -45,7 +46,7 @@ def load_input(
     item: PredictInput,
     needed: Sequence[str],
     optional: Sequence[str],
-    tracks: dict[str, list[str]],
+    tracks: TrackMaps | None = None,
 ) -> Recording:
     """Read the ``needed`` channels (and whichever ``optional`` ones exist) of one input.
 

@@ -58,8 +58,9 @@ def run_predict(
 ) -> PredictRun:
     """Predict every recording under ``input_path``; per-recording problems become rows with
     status ``error``, but a single input that fails, or a folder where all fail, raises."""
-    items = find_inputs(input_path)
     loaded = load_finetuned(model_dir)
+    # records are found by the signal names the model was trained on
+    items = find_inputs(input_path, None if loaded.recipe is None else loaded.recipe.tracks)
     fitted, calibration = resolve_calibrator(calibrator, calibrator_explicit, loaded)
     predictor = Predictor(loaded, fitted, batch_size)
     results = list(predictor.predict(items, workers))

@@ -20,9 +20,12 @@ from typing import ClassVar
 
 from ttmbio.errors import ConfigError
 from ttmbio.params import DataParams, Params
+from ttmbio.params.data import TrackMapped
 from ttmbio.sources import datasets
 from ttmbio.sources.base import CaseEntry, PredictInput, Recording, SourceIndex
 from ttmbio.splits.schema import CaseRow
+
+TrackMaps = dict[str, dict[str, list[str]]]  # dataset -> channel -> track names (a model's)
 
 
 class DatasetSource(ABC):
@@ -46,11 +49,12 @@ class DatasetSource(ABC):
         file when it cannot give them."""
 
     @abstractmethod
-    def claims(self, path: Path) -> PredictInput | None:
-        """``path`` as an input of this dataset (a file, or a record's folder), else None."""
+    def claims(self, path: Path, tracks: TrackMaps | None = None) -> PredictInput | None:
+        """``path`` as an input of this dataset (a file, or a record's folder), else None.
+        ``tracks`` is the model's track maps, for a dataset whose signals are found by name."""
 
     @abstractmethod
-    def find_under(self, folder: Path) -> list[PredictInput]:
+    def find_under(self, folder: Path, tracks: TrackMaps | None = None) -> list[PredictInput]:
         """Every input of this dataset below ``folder``, in a stable order."""
 
     @abstractmethod
@@ -59,10 +63,20 @@ class DatasetSource(ABC):
         item: PredictInput,
         needed: Sequence[str],
         optional: Sequence[str],
-        tracks: dict[str, list[str]],
+        tracks: TrackMaps | None = None,
     ) -> Recording:
         """The ``needed`` channels (and whichever ``optional`` ones exist) of one input;
-        ``tracks`` is the model's VitalDB track map. CaseError naming the file otherwise."""
+        ``tracks`` is the model's track maps. CaseError naming the file otherwise."""
+
+    def track_map(self, tracks: TrackMaps | None) -> dict[str, list[str]]:
+        """This dataset's map in the model's ``tracks``, else its ``data.<name>.tracks``
+        default (empty for a dataset whose channels are not found by name)."""
+        if tracks and self.name in tracks:
+            return tracks[self.name]
+        section = DataParams.model_fields[self.name].annotation
+        if isinstance(section, type) and issubclass(section, TrackMapped):
+            return section().tracks
+        return {}
 
 
 @cache

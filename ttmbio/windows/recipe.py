@@ -8,7 +8,9 @@ re-typing params that may since have changed. The fine-tuning stage therefore st
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 from ttmbio.params import GATE_CHANNELS, DatasetWindows, Params, WindowsParams
 from ttmbio.windows.stats import ChannelStats
@@ -21,8 +23,18 @@ class WindowRecipe(BaseModel):
 
     dataset: str  # a windows section: windows.<dataset> made these windows
     windows: WindowsParams
-    tracks: dict[str, list[str]]  # VitalDB channel -> track names that may carry it
+    # per dataset whose files name their signals (data.<dataset>.tracks): channel -> track
+    # names that may carry it, so predict reads new files by the names training used
+    tracks: dict[str, dict[str, list[str]]]
     stats: dict[str, ChannelStats]  # train-split mean/std per channel
+
+    @field_validator("tracks", mode="before")
+    @classmethod
+    def _vitaldb_only(cls, value: Any) -> Any:
+        """Models saved before other datasets had track maps stored VitalDB's alone."""
+        if isinstance(value, dict) and any(isinstance(v, list) for v in value.values()):
+            return {"vitaldb": value}
+        return value
 
     @model_validator(mode="after")
     def _known_dataset(self) -> WindowRecipe:
@@ -65,6 +77,6 @@ def recipe_of(params: Params, dataset: str, stats: dict[str, dict[str, float]]) 
     return WindowRecipe(
         dataset=dataset,  # type: ignore[arg-type]
         windows=params.windows,
-        tracks=params.data.vitaldb.tracks,
+        tracks=params.data.track_maps(),
         stats={c: ChannelStats(**s) for c, s in stats.items()},
     )

@@ -30,7 +30,7 @@ from ttmbio.sources.base import (
     SourceIndex,
     resolve_channels,
 )
-from ttmbio.sources.registry import DatasetSource
+from ttmbio.sources.registry import DatasetSource, TrackMaps
 from ttmbio.splits.schema import CaseRow
 
 DATASET = "bidmc"
@@ -162,34 +162,35 @@ class BidmcSource(DatasetSource):
             raise CaseError(f"{hea}: missing signal(s) for {missing}; check data.bidmc.tracks")
         return load_wfdb_record(hea, row.case_id, row.subject_id, columns)
 
-    def _columns(self, hea: Path) -> dict[str, int]:
-        """Columns of the waveforms a model reads (PPG, ECG by default): a numerics record,
-        or a header that does not parse, has none."""
-        cfg = BidmcData()
+    def _columns(self, hea: Path, tracks: dict[str, list[str]]) -> dict[str, int]:
+        """Columns of the waveforms a model reads (a required channel's signal, by the
+        model's track names): a numerics record, or a header that does not parse, has none."""
+        required = [c for c in BidmcData().required_channels if c in tracks]
         try:
             names = read_header(hea).sig_name
         except CaseError:
             return {}
-        return channel_columns(names, cfg.tracks, cfg.required_channels)[0]
+        return channel_columns(names, tracks, required)[0]
 
-    def claims(self, path: Path) -> PredictInput | None:
-        if path.is_file() and path.suffix == ".hea" and self._columns(path):
+    def claims(self, path: Path, tracks: TrackMaps | None = None) -> PredictInput | None:
+        if path.is_file() and path.suffix == ".hea" and self._columns(path, self.track_map(tracks)):
             return PredictInput(self.name, path, path.stem)
         return None
 
-    def find_under(self, folder: Path) -> list[PredictInput]:
-        return [item for hea in sorted(folder.rglob("*.hea")) if (item := self.claims(hea))]
+    def find_under(self, folder: Path, tracks: TrackMaps | None = None) -> list[PredictInput]:
+        return [item for hea in sorted(folder.rglob("*.hea")) if (item := self.claims(hea, tracks))]
 
     def load_input(
         self,
         item: PredictInput,
         needed: Sequence[str],
         optional: Sequence[str],
-        tracks: dict[str, list[str]],
+        tracks: TrackMaps | None = None,
     ) -> Recording:
-        """Signals are found by the published BIDMC names (``data.bidmc.tracks`` defaults)."""
+        """Signals are found by the model's ``data.bidmc.tracks`` (the published BIDMC
+        names by default)."""
         names = read_header(item.path).sig_name
-        default = BidmcData().tracks
+        default = self.track_map(tracks)
         found, missing = channel_columns(names, default, needed)
         if missing:
             raise CaseError(

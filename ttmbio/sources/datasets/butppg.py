@@ -35,7 +35,7 @@ from ttmbio.sources.base import (
     SourceIndex,
     plain_attrs,
 )
-from ttmbio.sources.registry import DatasetSource
+from ttmbio.sources.registry import DatasetSource, TrackMaps
 from ttmbio.splits.schema import CaseRow
 
 DATASET = "butppg"
@@ -239,7 +239,7 @@ class ButPPGSource(DatasetSource):
             )
         return load_butppg_record(Path(row.file).parent, row.case_id, with_acc=with_acc)
 
-    def claims(self, path: Path) -> PredictInput | None:
+    def claims(self, path: Path, tracks: TrackMaps | None = None) -> PredictInput | None:
         if path.is_dir():
             return PredictInput(self.name, path, path.name) if _is_record(path) else None
         record_id, _, part = path.stem.rpartition("_")
@@ -247,7 +247,7 @@ class ButPPGSource(DatasetSource):
             return None
         return PredictInput(self.name, path.parent, record_id)
 
-    def find_under(self, folder: Path) -> list[PredictInput]:
+    def find_under(self, folder: Path, tracks: TrackMaps | None = None) -> list[PredictInput]:
         return [
             PredictInput(self.name, hea.parent, hea.parent.name)
             for hea in sorted(folder.rglob("*_PPG.hea"))
@@ -259,7 +259,7 @@ class ButPPGSource(DatasetSource):
         item: PredictInput,
         needed: Sequence[str],
         optional: Sequence[str],
-        tracks: dict[str, list[str]],
+        tracks: TrackMaps | None = None,
     ) -> Recording:
         wants_acc = any(c in ACC_CHANNELS for c in needed)
         has_acc = (item.path / f"{item.recording}_ACC.hea").is_file()

@@ -16,7 +16,7 @@ from ttmbio.sources.base import (
     SourceIndex,
     resolve_channels,
 )
-from ttmbio.sources.registry import DatasetSource
+from ttmbio.sources.registry import DatasetSource, TrackMaps
 from ttmbio.sources.vital_dir import (
     check_vital_file,
     index_entries,
@@ -78,12 +78,12 @@ class VitalDBSource(DatasetSource):
             raise CaseError(f"{path}: missing track(s) for {missing}; check data.vitaldb.tracks")
         return load_vital_recording(path, row.case_id, row.subject_id, found)
 
-    def claims(self, path: Path) -> PredictInput | None:
+    def claims(self, path: Path, tracks: TrackMaps | None = None) -> PredictInput | None:
         if path.is_file() and path.suffix == ".vital":
             return PredictInput(self.name, path, path.stem)
         return None
 
-    def find_under(self, folder: Path) -> list[PredictInput]:
+    def find_under(self, folder: Path, tracks: TrackMaps | None = None) -> list[PredictInput]:
         return [PredictInput(self.name, p, p.stem) for p in sorted(folder.rglob("*.vital"))]
 
     def load_input(
@@ -91,11 +91,12 @@ class VitalDBSource(DatasetSource):
         item: PredictInput,
         needed: Sequence[str],
         optional: Sequence[str],
-        tracks: dict[str, list[str]],
+        tracks: TrackMaps | None = None,
     ) -> Recording:
         check_vital_file(item.path)
         present, _ = read_track_names(item.path)
-        aliases = {c: tracks.get(c, []) for c in [*needed, *optional]}
+        names = self.track_map(tracks)
+        aliases = {c: names.get(c, []) for c in [*needed, *optional]}
         found, missing = resolve_channels(present, aliases, needed)
         if missing:
             tried = {c: aliases[c] for c in missing if aliases[c]}
