@@ -1,3 +1,3 @@
-from stages.cli import main
+from ttmbio_stages.cli import main
 
 main()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from stages.common import ParamsOption, one_line_errors
+from ttmbio_stages.common import ParamsOption, one_line_errors
 
 
 @one_line_errors

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import typer
 
-from stages.baseline import baseline
-from stages.bench import bench
-from stages.calibrate import calibrate
-from stages.compare import compare
-from stages.cv import cv, cv_fold
-from stages.evaluate import evaluate
-from stages.finetune import finetune
-from stages.forecast import forecast_app
-from stages.label_efficiency import label_efficiency
-from stages.predict import predict
-from stages.pretrain import pretrain
-from stages.splits import splits
-from stages.synth import synth
-from stages.windows import windows
+from ttmbio_stages.baseline import baseline
+from ttmbio_stages.bench import bench
+from ttmbio_stages.calibrate import calibrate
+from ttmbio_stages.compare import compare
+from ttmbio_stages.cv import cv, cv_fold
+from ttmbio_stages.evaluate import evaluate
+from ttmbio_stages.finetune import finetune
+from ttmbio_stages.forecast import forecast_app
+from ttmbio_stages.label_efficiency import label_efficiency
+from ttmbio_stages.predict import predict
+from ttmbio_stages.pretrain import pretrain
+from ttmbio_stages.splits import splits
+from ttmbio_stages.synth import synth
+from ttmbio_stages.windows import windows
 
 app = typer.Typer(
     name="ttmbio",

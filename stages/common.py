@@ -53,6 +53,18 @@ def warn(lines: Iterable[str]) -> None:
         typer.echo(f"warning: {line}", err=True)
 
 
+def live_logger(folder: Path) -> Callable[[], Any]:
+    """A dvclive ``Live`` for ``folder`` made on call: the training stages call it only once
+    their run is built, so a run refused before training writes no metrics folder."""
+
+    def new() -> Any:
+        from dvclive import Live
+
+        return Live(dir=str(folder), save_dvc_exp=False, dvcyaml=None)
+
+    return new
+
+
 def override_finetune(cfg: Params, **values: Any) -> Params:
     """``cfg`` with the command-line options given (not None) in its finetune section,
     validated like params.yaml; a bad value is a one-line error naming the option."""

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import typer
 
-from stages.common import ParamsOption, one_line_errors
 from ttmbio.params import load_params
+from ttmbio_stages.common import ParamsOption, one_line_errors
 
 
 @one_line_errors

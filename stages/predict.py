@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from stages.common import one_line_errors, warn
+from ttmbio_stages.common import one_line_errors, warn
 
 DEFAULT_CALIBRATOR = Path("models/calibrate/calibrator.json")
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import typer
 
-from stages.common import ParamsOption, one_line_errors, progress, warn
 from ttmbio.params import load_params
+from ttmbio_stages.common import ParamsOption, one_line_errors, progress, warn
 
 
 @one_line_errors

@@ -32,12 +32,14 @@ from typing import Any
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-PACKAGES = ("ttmbio", "stages")  # top-level packages whose files are project source
+# import name -> folder of the top-level packages whose files are project source (the CLI's
+# folder stages/ is installed as ttmbio_stages: pyproject's package-dir)
+PACKAGES = {"ttmbio": "ttmbio", "ttmbio_stages": "stages"}
 # stages/cli.py only registers the commands (``app.command()(fn)``, ``app.add_typer``): every
 # stage imports it through the console script, but a change there cannot change what a stage
 # computes, only which function a command name reaches, and that mapping is what this module
 # reads. Listing it as a dep of every stage would rerun the whole pipeline whenever any command
-# is added, so it (and ``python -m stages``'s ``__main__``) is left out of every closure.
+# is added, so it (and ``python -m ttmbio_stages``'s ``__main__``) is left out of every closure.
 DISPATCHERS = frozenset({"stages/cli.py", "stages/__main__.py"})
 _INTERPOLATION = re.compile(r"\$\{\s*([^}]+?)\s*\}")
 
@@ -53,7 +55,7 @@ def module_file(module: str) -> str | None:
     parts = module.split(".")
     if parts[0] not in PACKAGES:
         return None
-    base = Path(*parts)
+    base = Path(PACKAGES[parts[0]], *parts[1:])
     for candidate in (base.with_suffix(".py"), base / "__init__.py"):
         if (REPO / candidate).is_file():
             return candidate.as_posix()
@@ -64,7 +66,8 @@ def _module_name(rel: str) -> str:
     parts = list(Path(rel).with_suffix("").parts)
     if parts[-1] == "__init__":
         parts.pop()
-    return ".".join(parts)
+    folders = {folder: name for name, folder in PACKAGES.items()}
+    return ".".join([folders.get(parts[0], parts[0]), *parts[1:]])
 
 
 def _is_trivial_init(rel: str) -> bool:
@@ -215,7 +218,7 @@ def _typer_name(name: str | None, callback: Any) -> str:
 @functools.cache
 def commands() -> dict[tuple[str, ...], tuple[str, str]]:
     """``("finetune",)`` or ``("forecast", "data")`` -> (stage module file, function name)."""
-    from stages.cli import app
+    from ttmbio_stages.cli import app
 
     def where(callback: Any) -> tuple[str, str]:
         fn = inspect.unwrap(callback)  # through @one_line_errors (functools.wraps)

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from stages.cli import app
 from ttmbio.errors import ConfigError
 from ttmbio.evaluation.scores import pair, read_scores, scores_csv, write_scores
+from ttmbio_stages.cli import app
 
 
 def _scored(probability: np.ndarray, labels: np.ndarray, n_cases: int) -> dict[str, np.ndarray]:

@@ -7,10 +7,10 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from stages.cli import app
 from tests.baseline.stores import VITALDB, write_task
 from tests.stages.repo import REPO
 from ttmbio.evaluation.scores import read_scores
+from ttmbio_stages.cli import app
 
 runner = CliRunner()
 PARAMS = str(REPO / "params.yaml")

@@ -190,7 +190,7 @@ def test_cv_stage_with_folds_off_writes_its_note_without_torch(tmp_path: Path) -
 
     out = tmp_path / "cv.json"
     code = (
-        "import sys; from stages.cli import main; "
+        "import sys; from ttmbio_stages.cli import main; "
         f"sys.argv = ['ttmbio', 'cv', '--out', {str(out)!r}]\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
         "assert 'torch' not in sys.modules, 'torch imported'"

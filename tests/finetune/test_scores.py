@@ -64,7 +64,7 @@ def test_missing_empty_and_foreign_files_are_one_line_errors(tmp_path: Path) -> 
 def test_the_scoring_stages_import_no_torch() -> None:
     """calibrate, evaluate and label-efficiency read scores: ~7 s less per stage process."""
     modules = [
-        "stages.cli",
+        "ttmbio_stages.cli",
         "ttmbio.calibration.for_run",
         "ttmbio.calibration.calibrator",
         "ttmbio.calibration.metrics",

@@ -14,7 +14,6 @@ import pytest
 import vitaldb
 from typer.testing import CliRunner
 
-from stages.cli import app
 from tests.finetune.test_finetune import run, tiny  # noqa: F401 - module fixture
 from tests.fixtures.files import write_vital
 from ttmbio.calibration.calibrator import Calibrator
@@ -25,6 +24,7 @@ from ttmbio.params import Params
 from ttmbio.predict.pipeline import run_predict
 from ttmbio.training.checkpoint import load_checkpoint, save_checkpoint
 from ttmbio.windows.store import WindowStore
+from ttmbio_stages.cli import app
 
 TRACKS = ["SNUADC/ECG_II", "SNUADC/PLETH", "SNUADC/ART"]
 

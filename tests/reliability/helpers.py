@@ -15,9 +15,9 @@ import vitaldb
 import yaml
 from typer.testing import CliRunner
 
-from stages.cli import app
 from tests.fixtures.files import DTSTART
 from tests.stages.repo import deep_update
+from ttmbio_stages.cli import app
 
 TRACKS = ("SNUADC/ECG_II", "SNUADC/PLETH", "SNUADC/ART")
 

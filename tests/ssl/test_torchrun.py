@@ -28,7 +28,7 @@ def test_two_processes_train_in_step_and_write_one_checkpoint(tmp_path: Path) ->
         "--standalone",
         "--nproc_per_node=2",
         "-m",
-        "stages",
+        "ttmbio_stages",
         "pretrain",
         "--params",
         str(tmp_path / "params.yaml"),
@@ -87,7 +87,7 @@ def test_two_processes_fine_tune_in_step_with_early_stopping(tmp_path: Path) -> 
     ]
     args += [f"--{k}={tmp_path / k}" for k in ("out", "work", "metrics", "plots")]
     launch = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
-    result = run(REPO, *launch, "-m", "stages", *args, check=False, timeout=300)
+    result = run(REPO, *launch, "-m", "ttmbio_stages", *args, check=False, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads((tmp_path / "out/ddp/summary.json").read_text())
     assert 1 <= summary["epochs_run"] <= 4 and 0.0 <= summary["val_auroc"] <= 1.0

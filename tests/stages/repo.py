@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
@@ -117,6 +119,9 @@ def copy_repo(dest: Path, params: dict | None = None) -> Path:
         if src.is_file() and not built:
             (dest / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dest / rel)
+    # the CLI's import name points at this copy's stages/ (PYTHONPATH=copy in `run`), as
+    # `ttmbio` points at its ttmbio/; the install maps it to the original checkout
+    (dest / "ttmbio_stages").symlink_to("stages", target_is_directory=True)
     params_path = dest / "params.yaml"
     doc = deep_update(yaml.safe_load(params_path.read_text()), params or TINY_PARAMS)
     params_path.write_text(yaml.safe_dump(doc, sort_keys=False))
@@ -124,3 +129,65 @@ def copy_repo(dest: Path, params: dict | None = None) -> Path:
     run(dest, "git", "add", "-A")
     run(dest, "git", "commit", "-q", "-m", "copy")
     return dest
+
+
+# ------------------------------------------------------- the tiny DAG, built by two modules
+# test_dvc_pipeline.py and test_repro_twice.py each build the whole DAG with these params,
+# in their own copy (under xdist, on both workers at once). Two independent builds must give
+# the same output hashes (design contract 6): the module whose build finishes second
+# compares, so the check costs no third run of the DAG.
+FOLDS = {"splits": {"folds": [0, 1]}, "evaluate": {"bootstrap": 100}}
+BUILDERS = ("tests/stages/test_dvc_pipeline.py", "tests/stages/test_repro_twice.py")
+
+
+def tiny_dag_params() -> dict:
+    """The tiny params with cross-validation on (two folds)."""
+    return deep_update(json.loads(json.dumps(TINY_PARAMS)), FOLDS)
+
+
+def output_hashes(repo: Path) -> dict[str, dict[str, str]]:
+    """stage -> {output path: md5} from dvc.lock."""
+    stages = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]
+    return {
+        name: {out["path"]: out["md5"] for out in stage.get("outs", [])}
+        for name, stage in stages.items()
+    }
+
+
+def _shared(factory: pytest.TempPathFactory) -> Path:
+    """A folder all xdist workers of this session share (this session's own without xdist)."""
+    base = factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+def record_build(factory: pytest.TempPathFactory, module: str, repo: Path) -> None:
+    """Publish the output hashes of ``module``'s fresh build (written whole, then renamed)."""
+    target = _shared(factory) / f"tiny-dag-{Path(module).stem}.json"
+    tmp = target.with_suffix(".tmp")
+    tmp.write_text(json.dumps(output_hashes(repo), sort_keys=True))
+    tmp.replace(target)
+
+
+def check_against_other_build(
+    request: pytest.FixtureRequest, factory: pytest.TempPathFactory, module: str, repo: Path
+) -> None:
+    """Compare this build's output hashes with the other builder's, once both exist.
+
+    If the other module is not in this session, run ``dvc repro -f`` here and compare with
+    that instead. If its build has not finished yet, skip: its own test compares later,
+    because it runs only after its build is published and this one already is.
+    """
+    (other,) = [m for m in BUILDERS if m != module]
+    mine = json.loads((_shared(factory) / f"tiny-dag-{Path(module).stem}.json").read_text())
+    if not any(item.nodeid.startswith(other) for item in request.session.items):
+        dvc(repo, "repro", "-f")
+        theirs, label = output_hashes(repo), "`dvc repro -f`"
+        assert "up to date" in dvc(repo, "status").stdout.lower()
+    else:
+        published = _shared(factory) / f"tiny-dag-{Path(other).stem}.json"
+        if not published.is_file():
+            pytest.skip(f"{other} compares when its build finishes")
+        theirs, label = json.loads(published.read_text()), f"the build of {other}"
+    assert set(theirs) == set(mine)
+    changed = sorted(stage for stage, outs in theirs.items() if outs != mine[stage])
+    assert not changed, f"outputs differ from {label}: {changed}"

@@ -11,8 +11,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from stages.cli import app
 from tests.stages.repo import REPO, TINY_PARAMS, deep_update, run
+from ttmbio_stages.cli import app
 
 runner = CliRunner()
 
@@ -42,11 +42,11 @@ def test_bad_ratios_exit_non_zero_with_one_line_naming_the_param(workdir: Path) 
 
 
 def test_synth_then_splits_in_a_scratch_folder(workdir: Path) -> None:
-    synth = run(workdir, sys.executable, "-m", "stages", "synth", check=False)
+    synth = run(workdir, sys.executable, "-m", "ttmbio_stages", "synth", check=False)
     assert synth.returncode == 0, synth.stderr
     assert "synth: 10 VitalDB cases" in synth.stdout
     (workdir / "data/raw/vitaldb/3.vital").write_bytes(b"\x1f\x8b broken")
-    splits = run(workdir, sys.executable, "-m", "stages", "splits", check=False)
+    splits = run(workdir, sys.executable, "-m", "ttmbio_stages", "splits", check=False)
     assert splits.returncode == 0, splits.stderr
     assert "is empty" not in splits.stderr
     assert "3.vital" in splits.stderr and "truncated .vital file" in splits.stderr
@@ -78,7 +78,7 @@ def test_empty_source_folder_is_one_line_and_writes_nothing(
 def test_bad_task_options_are_one_line_before_any_work(
     workdir: Path, args: list[str], expected: str
 ) -> None:
-    result = run(workdir, sys.executable, "-m", "stages", *args, check=False)
+    result = run(workdir, sys.executable, "-m", "ttmbio_stages", *args, check=False)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.count("\n") == 1 and expected in result.stderr, result.stderr
     assert not (workdir / "models").exists() and not (workdir / "metrics").exists()

@@ -13,14 +13,22 @@ import pytest
 import yaml
 import zarr
 
-from tests.stages.repo import copy_repo, dvc, run
+from tests.stages.repo import (
+    check_against_other_build,
+    copy_repo,
+    dvc,
+    record_build,
+    run,
+    tiny_dag_params,
+)
 
 pytestmark = pytest.mark.slow
+MODULE = "tests/stages/test_dvc_pipeline.py"
 
 
 @pytest.fixture(scope="module")
 def repro_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    repo = copy_repo(tmp_path_factory.mktemp("repo"))
+    repo = copy_repo(tmp_path_factory.mktemp("repo"), tiny_dag_params())
     result = dvc(repo, "repro")
     for stage in (
         "synth",
@@ -39,6 +47,8 @@ def repro_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "label-efficiency-hypotension",
         "baseline@butppg_quality",
         "baseline@vitaldb_hypotension_forecast",
+        "cv-fold@0",
+        "cv-fold@1",
         "cv",
         "forecast-data",
         "forecast-train",
@@ -46,9 +56,17 @@ def repro_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "forecast-evaluate",
     ):
         assert f"Running stage '{stage}'" in result.stdout
+    record_build(tmp_path_factory, MODULE, repo)
     run(repo, "git", "add", "-A")
     run(repo, "git", "commit", "-q", "-m", "repro")
     return repo
+
+
+def test_an_independent_build_gives_identical_output_hashes(
+    repro_repo: Path, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Against test_repro_twice.py's build of the same params (or `dvc repro -f` here)."""
+    check_against_other_build(request, tmp_path_factory, MODULE, repro_repo)
 
 
 def test_repro_writes_real_format_data_splits_and_metrics(repro_repo: Path) -> None:
@@ -79,7 +97,7 @@ def test_repro_writes_real_format_data_splits_and_metrics(repro_repo: Path) -> N
     efficiency = json.loads((repro_repo / "metrics/label_efficiency.json").read_text())
     assert set(efficiency["fractions"]) == {"0.1", "1.0"} and efficiency["seeds"] == [42]
     assert "pretrained_minus_scratch" in efficiency["fractions"]["0.1"]
-    assert json.loads((repro_repo / "metrics/cv.json").read_text()) == {"k": 0}  # folds off
+    assert json.loads((repro_repo / "metrics/cv.json").read_text())["k"] == 2  # two folds
     hypo = json.loads((repro_repo / "metrics/hypotension/label_efficiency.json").read_text())
     assert hypo["task"] == "vitaldb_hypotension_forecast"
     assert set(hypo["fractions"]) == {"0.1", "1.0"} and hypo["bootstrap_unit"] == "subject"
@@ -109,7 +127,9 @@ def test_repro_writes_real_format_data_splits_and_metrics(repro_repo: Path) -> N
 
 def test_bench_quick_reports_every_figure(repro_repo: Path) -> None:
     """`ttmbio bench --quick` on the tiny pipeline: every figure measured and positive."""
-    run(repro_repo, sys.executable, "-m", "stages", "bench", "--quick", "--out", "bench.json")
+    run(
+        repro_repo, sys.executable, "-m", "ttmbio_stages", "bench", "--quick", "--out", "bench.json"
+    )
     report = json.loads((repro_repo / "bench.json").read_text())
     numbers = list(_numbers({k: report[k] for k in FIGURES}))
     assert len(numbers) >= 30 and all(v > 0 for _, v in numbers), numbers

@@ -9,8 +9,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from stages.cli import app
 from tests.forecast.test_model import patient_frame
+from ttmbio_stages.cli import app
 
 TINY = {
     "forecast": {

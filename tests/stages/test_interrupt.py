@@ -58,7 +58,7 @@ def stage_cmd(tmp: Path, stage: str, run: str, *extra: str) -> list[str]:
     return [
         sys.executable,
         "-m",
-        "stages",
+        "ttmbio_stages",
         stage,
         "--windows",
         str(tmp / "windows"),

@@ -1,5 +1,6 @@
-"""The whole DAG twice in a temporary copy, cross-validation on: `dvc repro -f` must give the
-same output hashes for every stage (design contract 6), and the folds their metrics (slow)."""
+"""The whole DAG in a temporary copy, cross-validation on: an independent build (test_dvc_
+pipeline.py's, or `dvc repro -f` when that module is not run) must give the same output
+hashes for every stage (design contract 6), and the folds their metrics (slow)."""
 
 from __future__ import annotations
 
@@ -7,31 +8,26 @@ import json
 from pathlib import Path
 
 import pytest
-import yaml
 
-from tests.stages.repo import TINY_PARAMS, copy_repo, deep_update, dvc
+from tests.stages.repo import (
+    check_against_other_build,
+    copy_repo,
+    dvc,
+    record_build,
+    tiny_dag_params,
+)
 
 pytestmark = pytest.mark.slow
-
-FOLDS = {"splits": {"folds": [0, 1]}, "evaluate": {"bootstrap": 100}}
-
-
-def output_hashes(repo: Path) -> dict[str, dict[str, str]]:
-    """stage -> {output path: md5} from dvc.lock."""
-    stages = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]
-    return {
-        name: {out["path"]: out["md5"] for out in stage.get("outs", [])}
-        for name, stage in stages.items()
-    }
+MODULE = "tests/stages/test_repro_twice.py"
 
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    params = deep_update(json.loads(json.dumps(TINY_PARAMS)), FOLDS)
-    repo = copy_repo(tmp_path_factory.mktemp("twice"), params)
+    repo = copy_repo(tmp_path_factory.mktemp("twice"), tiny_dag_params())
     result = dvc(repo, "repro")
     for stage in ("cv-fold@0", "cv-fold@1", "cv", "evaluate", "forecast-evaluate"):
         assert f"Running stage '{stage}'" in result.stdout
+    record_build(tmp_path_factory, MODULE, repo)
     return repo
 
 
@@ -49,12 +45,8 @@ def test_folds_report_per_fold_and_aggregate_metrics(repo: Path) -> None:
     assert cv["std"]["test.windows.auroc"] == pytest.approx(abs(aurocs[0] - aurocs[1]) / 2**0.5)
 
 
-def test_forced_rerun_gives_identical_output_hashes(repo: Path) -> None:
-    before = output_hashes(repo)
-    dvc(repo, "repro", "-f")
-    after = output_hashes(repo)
-    assert set(after) == set(before)
-    changed = {stage: outs for stage, outs in after.items() if outs != before[stage]}
-    assert not changed, f"outputs differ after `dvc repro -f`: {sorted(changed)}"
-    status = dvc(repo, "status").stdout.lower()
-    assert "up to date" in status
+def test_an_independent_build_gives_identical_output_hashes(
+    repo: Path, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Against test_dvc_pipeline.py's build of the same params (or `dvc repro -f` here)."""
+    check_against_other_build(request, tmp_path_factory, MODULE, repo)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -48,3 +51,23 @@ def barrier(info: DistInfo) -> None:
 def shutdown(info: DistInfo) -> None:
     if info.distributed and dist.is_initialized():
         dist.destroy_process_group()
+
+
+def settle(info: DistInfo) -> None:
+    """Free the finished run's DDP wrapper, then wait for every process.
+
+    Each rank frees its model while the process group still exists: a reducer destroyed
+    after ``destroy_process_group`` can hang on gloo's worker threads.
+    """
+    gc.collect()
+    barrier(info)
+
+
+@contextmanager
+def process_group() -> Iterator[DistInfo]:
+    """The process group of a stage run under ``torchrun`` (none outside it), left on exit."""
+    info = init_distributed()
+    try:
+        yield info
+    finally:
+        shutdown(info)

@@ -53,6 +53,14 @@ class MetricLogger(Protocol):
     def next_step(self) -> None: ...
 
 
+class RunLogger(MetricLogger, Protocol):
+    """A stage's logger: per-epoch metrics, then a summary and an end (``dvclive.Live``)."""
+
+    summary: dict[str, Any]
+
+    def end(self) -> None: ...
+
+
 def log_row(logger: MetricLogger | None, row: dict[str, float]) -> None:
     """One epoch's values as one logger step (``epoch`` itself is the step)."""
     if logger is None:
