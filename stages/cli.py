@@ -10,6 +10,7 @@ from ttmbio_stages.calibrate import calibrate
 from ttmbio_stages.compare import compare
 from ttmbio_stages.cv import cv, cv_fold
 from ttmbio_stages.evaluate import evaluate
+from ttmbio_stages.export import export_app
 from ttmbio_stages.finetune import finetune
 from ttmbio_stages.forecast import forecast_app
 from ttmbio_stages.label_efficiency import label_efficiency
@@ -40,6 +41,7 @@ app.command()(cv)
 app.command()(predict)
 app.command()(compare)
 app.add_typer(forecast_app, name="forecast")
+app.add_typer(export_app, name="export")
 app.command()(bench)
 
 

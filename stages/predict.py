@@ -26,7 +26,9 @@ def _line(rec: dict[str, Any], kind: str) -> str:
 @one_line_errors
 def predict(
     model: Path = typer.Option(
-        ..., help="a fine-tuning run, e.g. models/finetune/pretrained-1.0-seed42."
+        ...,
+        help="a fine-tuning run (e.g. models/finetune/pretrained-1.0-seed42) or a folder "
+        "written by `ttmbio export model` (e.g. models/export/butppg_quality).",
     ),
     input_path: Path = typer.Option(
         ..., "--input", help="a .vital file, a BUT-PPG record (folder or .hea) or a folder of them."
@@ -35,12 +37,17 @@ def predict(
         None, help="write predictions to this .csv or .json (default: print a summary)."
     ),
     calibrator: Path | None = typer.Option(
-        None, help=f"calibrator JSON of this model (default: {DEFAULT_CALIBRATOR}, if it matches)."
+        None,
+        help=f"calibrator JSON of this model (default: the exported folder's own, else "
+        f"{DEFAULT_CALIBRATOR} if it matches).",
     ),
     voting: str = typer.Option("soft", help="per recording: soft (mean p) or hard (majority)."),
     threshold: float = typer.Option(0.5, help="probability above which a window is positive."),
     batch_size: int = typer.Option(256, min=1, help="windows per forward pass."),
     workers: int = typer.Option(1, min=1, help="recordings windowed in parallel."),
+    runtime: str = typer.Option(
+        "torch", help="torch, or onnx: an exported folder's model.onnx in onnxruntime."
+    ),
 ) -> None:
     """Per-window and per-recording (calibrated) predictions, rejected windows with the reason."""
     from ttmbio.errors import ConfigError
@@ -63,6 +70,7 @@ def predict(
         threshold,
         batch_size,
         workers,
+        runtime,
     )
     warn(run.notes)
     doc, kind = run.doc, run.doc["task"]["kind"]

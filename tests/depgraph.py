@@ -235,8 +235,9 @@ def commands() -> dict[tuple[str, ...], tuple[str, str]]:
 
 
 def stage_command(cmd: str | list[str]) -> tuple[str, str]:
-    """A stage's ``cmd`` -> (stage module file, function name)."""
-    text = " ".join(cmd) if isinstance(cmd, list) else cmd
+    """A stage's ``cmd`` (the first, for a list of commands) -> (stage module file, function
+    name)."""
+    text = cmd[0] if isinstance(cmd, list) else cmd
     words = shlex.split(text)
     if not words or words[0] != "ttmbio":
         raise ValueError(f"not a `ttmbio ...` command: {text!r}")
@@ -249,7 +250,9 @@ def stage_command(cmd: str | list[str]) -> tuple[str, str]:
 
 
 def stage_closure(cmd: str | list[str]) -> frozenset[str]:
-    return command_closure(*stage_command(cmd))
+    """The closure of a stage's command, or the union over a list of commands."""
+    commands_run = cmd if isinstance(cmd, list) else [cmd]
+    return frozenset().union(*(command_closure(*stage_command(c)) for c in commands_run))
 
 
 # ------------------------------------------------------------------------------- dvc.yaml

@@ -144,7 +144,15 @@ def test_bench_quick_reports_every_figure(repro_repo: Path) -> None:
     assert report["machine"]["cpu_count"] > 0 and report["machine"]["versions"]["torch"]
 
 
-FIGURES = ("windowing", "windows_memory", "training", "dropout", "inference", "noop_repro")
+FIGURES = (
+    "windowing",
+    "windows_memory",
+    "training",
+    "dropout",
+    "inference",
+    "onnx",
+    "noop_repro",
+)
 
 
 def _numbers(tree: object, path: str = ""):

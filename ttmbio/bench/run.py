@@ -19,6 +19,7 @@ import torch
 from ttmbio.bench.dropout import dropout_rates
 from ttmbio.bench.dvc_noop import ensure_up_to_date, noop_repro
 from ttmbio.bench.inference import inference_rates
+from ttmbio.bench.onnx import onnx_rates
 from ttmbio.bench.training import training_rates
 from ttmbio.bench.windowing import vitaldb_rows, windowing_throughput, windows_memory
 from ttmbio.errors import SourceError
@@ -86,6 +87,8 @@ def run_bench(params: Params, paths: BenchPaths, quick: bool) -> dict[str, Any]:
         loaded.model.to(d)
         report["inference"][d.type] = inference_rates(loaded, store, 256, 3 if quick else 9)
     loaded.model.to("cpu")
+    test_store = paths.windows / loaded.dataset / "test.zarr"
+    report["onnx"] = onnx_rates(loaded, store, test_store, 3 if quick else 9, 50 if quick else 200)
     report["noop_repro"] = noop_repro(paths.repo, 2 if quick else 3)
     report["summary"] = summarize(report)
     return report
@@ -147,6 +150,22 @@ def format_table(report: dict[str, Any]) -> str:
         lines.append(
             f"evaluate path vs bare backbone ({device}) | {i['evaluate_vs_backbone']:.3f} "
             f"({i['evaluate_windows_per_s']:,.0f} windows/s)"
+        )
+    o = report["onnx"]
+    lines.append(
+        f"onnxruntime vs torch, batch {o['batch_size']} (cpu, {o['threads']} threads) | "
+        f"{o['onnx_vs_torch']:.2f}x ({o['onnx_windows_per_s']:,.0f} vs "
+        f"{o['torch_windows_per_s']:,.0f} windows/s)"
+    )
+    lines.append(
+        f"one window, one thread: onnxruntime vs torch | {o['onnx_latency_ms']:.2f} vs "
+        f"{o['torch_latency_ms']:.2f} ms"
+    )
+    if "auroc_int8" in o:
+        lines.append(
+            f"dynamic int8 ONNX vs float32 | {o['int8_mb']:.2f} vs {o['fp32_mb']:.2f} MB, test "
+            f"AUROC {o['auroc_int8']:.3f} vs {o['auroc_fp32']:.3f} "
+            f"({o['auroc_int8'] - o['auroc_fp32']:+.3f})"
         )
     lines.append(
         f"windows stage peak RSS, {mem['cases_n']} vs {4 * mem['cases_n']} cases | "

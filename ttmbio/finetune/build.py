@@ -12,9 +12,10 @@ from torch import nn
 from ttmbio.errors import SourceError
 from ttmbio.model.encoder import TTMEncoder
 from ttmbio.model.heads import ClassifierHead, EncoderClassifier
+from ttmbio.model.hf_encoder import encoder_fingerprint, is_encoder_folder, load_encoder_folder
 from ttmbio.model.inflate import inflate_encoder
 from ttmbio.model.lora import LoraSettings, apply_lora
-from ttmbio.params import Params
+from ttmbio.params import ModelParams, Params
 from ttmbio.splits.folds import case_folds, window_folds
 from ttmbio.splits.schema import SplitFile
 from ttmbio.ssl.summary import SUMMARY_FILE as PRETRAIN_SUMMARY
@@ -22,7 +23,7 @@ from ttmbio.ssl.summary import read_pretrain_summary
 from ttmbio.training.checkpoint import load_checkpoint
 from ttmbio.training.distributed import DistInfo
 from ttmbio.training.engine import fingerprint_of
-from ttmbio.training.meta import check_compatible, encoder_meta
+from ttmbio.training.meta import EncoderConfig, EncoderMeta, check_compatible, encoder_meta
 from ttmbio.windows.dataset import PooledWindows, WindowDataset
 from ttmbio.windows.labels import label_subset
 from ttmbio.windows.stats import STATS_FILE
@@ -51,12 +52,7 @@ def build_model(params: Params, pretrained: Path | None) -> EncoderClassifier:
     if fp.init == "pretrained":
         if pretrained is None:
             raise SourceError("finetune.init=pretrained needs a pretrained model folder")
-        path = pretrained / "best.pt"
-        ckpt = load_checkpoint(path)
-        meta = encoder_meta(ckpt, path)
-        check_compatible(meta, path, params.model)
-        source = TTMEncoder(meta.config.model, meta.channels)
-        source.load_state_dict(ckpt["encoder"])
+        source = pretrained_encoder(pretrained, params.model)
         generator = torch.Generator().manual_seed(fp.seed)
         encoder = inflate_encoder(source, spec.channels, generator, fp.inflation_noise)
     else:
@@ -142,9 +138,30 @@ def _split_datasets(
     return pool, pool, np.where(in_fold == fold, np.nan, y), np.where(in_fold == fold, y, np.nan)
 
 
+def pretrained_encoder(pretrained: Path, model: ModelParams) -> TTMEncoder:
+    """The encoder of a ``ttmbio pretrain`` folder (its ``best.pt``) or of one exported as a
+    Hugging Face folder (``ttmbio export encoder``); refused (one line) when its channels or
+    shapes disagree with the ``model`` params."""
+    if is_encoder_folder(pretrained):
+        encoder, info = load_encoder_folder(pretrained)
+        meta = EncoderMeta(channels=info.channels, config=EncoderConfig(model=info.model))
+        check_compatible(meta, pretrained / "config.json", model)
+        return encoder
+    path = pretrained / "best.pt"
+    ckpt = load_checkpoint(path)
+    meta = encoder_meta(ckpt, path)
+    check_compatible(meta, path, model)
+    encoder = TTMEncoder(meta.config.model, meta.channels)
+    encoder.load_state_dict(ckpt["encoder"])
+    return encoder
+
+
 def _pretrained_summary_text(pretrained: Path) -> str:
-    """The pretraining summary's bytes (part of the resume fingerprint), once it has been
-    validated: a missing one, or one of another version, is a one-line error."""
+    """What identifies the pretrained encoder in the resume fingerprint: the pretraining
+    summary's bytes, once validated (a missing one, or one of another version, is a one-line
+    error), or an exported folder's config and weights digest."""
+    if is_encoder_folder(pretrained):
+        return encoder_fingerprint(pretrained)
     read_pretrain_summary(pretrained)
     return (pretrained / PRETRAIN_SUMMARY).read_text()
 

@@ -17,7 +17,7 @@ from ttmbio.finetune.scores import MODEL_FILE, Scored, model_digest
 from ttmbio.model.encoder import TTMEncoder
 from ttmbio.model.heads import ClassifierHead, EncoderClassifier
 from ttmbio.training.checkpoint import load_checkpoint
-from ttmbio.training.meta import ClassifierConfig, classifier_meta
+from ttmbio.training.meta import ClassifierConfig, ClassifierMeta, classifier_meta
 from ttmbio.windows.dataset import PooledWindows, WindowDataset, make_loader
 from ttmbio.windows.recipe import WindowRecipe
 from ttmbio.windows.store import WindowStore
@@ -26,14 +26,37 @@ from ttmbio.windows.store import WindowStore
 @dataclass
 class LoadedModel:
     model: EncoderClassifier
-    channels: list[str]
-    dataset: str
-    target: str
-    kind: str
-    target_scale: tuple[float, float]
-    config: ClassifierConfig
-    recipe: WindowRecipe | None  # None for checkpoints written before recipes were saved
-    digest: str
+    meta: ClassifierMeta  # what the checkpoint (or exported config) says about the model
+    digest: str  # SHA-256 of the run's checkpoint: what its calibrator was fitted on
+
+    @property
+    def channels(self) -> list[str]:
+        return self.meta.channels
+
+    @property
+    def dataset(self) -> str:
+        return self.meta.task.dataset
+
+    @property
+    def target(self) -> str:
+        return self.meta.task.target
+
+    @property
+    def kind(self) -> str:
+        return self.meta.task.kind
+
+    @property
+    def target_scale(self) -> tuple[float, float]:
+        return self.meta.target_scale
+
+    @property
+    def config(self) -> ClassifierConfig:
+        return self.meta.config
+
+    @property
+    def recipe(self) -> WindowRecipe | None:
+        """None for checkpoints written before recipes were saved."""
+        return self.meta.preprocessing
 
     @torch.no_grad()
     def score(self, x: torch.Tensor) -> torch.Tensor:
@@ -55,7 +78,14 @@ def load_finetuned(model_dir: Path) -> LoadedModel:
     digest = model_digest(model_dir)
     path = Path(model_dir) / MODEL_FILE
     ckpt = load_checkpoint(path)
-    meta = classifier_meta(ckpt, path)
+    return assemble(classifier_meta(ckpt, path), ckpt["model"], digest, path)
+
+
+def assemble(
+    meta: ClassifierMeta, state: dict[str, torch.Tensor], digest: str, path: Path
+) -> LoadedModel:
+    """The model ``meta`` describes with the weights ``state`` (read from ``path``), in eval
+    mode: a run's checkpoint and an exported folder are loaded alike."""
     cfg, ft, channels = meta.config.model, meta.config.finetune, meta.channels
     head = ClassifierHead(
         len(channels),
@@ -69,7 +99,7 @@ def load_finetuned(model_dir: Path) -> LoadedModel:
     )
     model = EncoderClassifier(TTMEncoder(cfg, channels), head)
     try:
-        model.load_state_dict(ckpt["model"])
+        model.load_state_dict(state)
     except RuntimeError as err:  # shapes or names that the saved config does not build
         lines = [line.strip() for line in str(err).splitlines() if line.strip()]
         detail = lines[min(1, len(lines) - 1)][:200] if lines else type(err).__name__
@@ -78,17 +108,7 @@ def load_finetuned(model_dir: Path) -> LoadedModel:
             "re-run `ttmbio finetune`"
         ) from None
     model.eval()
-    return LoadedModel(
-        model,
-        channels,
-        meta.task.dataset,
-        meta.task.target,
-        meta.task.kind,
-        meta.target_scale,
-        meta.config,
-        meta.preprocessing,
-        digest,
-    )
+    return LoadedModel(model, meta, digest)
 
 
 @torch.no_grad()

@@ -140,9 +140,15 @@ def log_std(x: torch.Tensor, observed: torch.Tensor | None = None) -> torch.Tens
 
 
 def load_pretrained(encoder: TTMEncoder, source: str, revision: str | None = None) -> None:
-    """Copy a saved TTM's backbone weights into ``encoder``; refuse any shape disagreement."""
+    """Copy a saved TTM's backbone weights into ``encoder``; refuse any shape disagreement.
+
+    ``source`` is a forecasting TTM (``TinyTimeMixerForPrediction``, as IBM publishes them)
+    or a bare backbone (``TinyTimeMixerModel``, as ``ttmbio export encoder`` writes it)."""
     try:
-        loaded = TinyTimeMixerForPrediction.from_pretrained(source, revision=revision)
+        config = TinyTimeMixerConfig.from_pretrained(source, revision=revision)
+        bare = "TinyTimeMixerModel" in (config.architectures or [])
+        cls = TinyTimeMixerModel if bare else TinyTimeMixerForPrediction
+        loaded = cls.from_pretrained(source, revision=revision)
     except (OSError, ValueError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ConfigError(
@@ -157,9 +163,8 @@ def load_pretrained(encoder: TTMEncoder, source: str, revision: str | None = Non
                 f"model.{name}={ours}; pick the checkpoint (revision) made for {name}={ours} "
                 f"or set model.{name}={theirs}"
             )
-    missing, unexpected = encoder.backbone.load_state_dict(
-        loaded.backbone.state_dict(), strict=False
-    )
+    backbone = loaded if bare else loaded.backbone
+    missing, unexpected = encoder.backbone.load_state_dict(backbone.state_dict(), strict=False)
     if missing or unexpected:
         raise ConfigError(
             f"model.pretrained={source!r}: backbone weights do not fit this encoder "

@@ -14,11 +14,13 @@ from typing import Any
 
 from ttmbio.calibration.calibrator import Calibrator
 from ttmbio.calibration.for_run import calibrator_for, fitted_on, read_calibrator
-from ttmbio.errors import SourceError
+from ttmbio.errors import ConfigError, SourceError
+from ttmbio.export.classifier import exported_file, is_exported_model, load_exported, read_exported
+from ttmbio.export.onnx import OnnxScorer
 from ttmbio.finetune.inference import LoadedModel, load_finetuned
 from ttmbio.predict.inputs import find_inputs
 from ttmbio.predict.output import to_document
-from ttmbio.predict.scoring import Predictor
+from ttmbio.predict.scoring import Predictor, Scorer
 
 
 @dataclass
@@ -46,6 +48,29 @@ def resolve_calibrator(
     return record.calibrator, f"{record.method} ({path})"
 
 
+def _load_model(
+    model_dir: Path, calibrator: Path | None, explicit: bool, runtime: str
+) -> tuple[LoadedModel, Path | None, Scorer | None]:
+    """The model, the calibrator to look for and the ONNX scorer (None: torch)."""
+    if runtime not in ("torch", "onnx"):
+        raise ConfigError(f"--runtime {runtime!r}: use torch or onnx")
+    if not is_exported_model(model_dir):
+        if runtime == "onnx":
+            raise ConfigError(
+                f"--runtime onnx: {model_dir} is not an exported model folder; export it with "
+                "`ttmbio export model` (it writes model.onnx)"
+            )
+        return load_finetuned(model_dir), calibrator, None
+    config = read_exported(model_dir)
+    loaded = load_exported(model_dir)
+    if not explicit:
+        calibrator = Path(model_dir) / config.calibrator if config.calibrator else None
+    scorer = None
+    if runtime == "onnx":
+        scorer = OnnxScorer(exported_file(model_dir, config.onnx, "an ONNX model")).score
+    return loaded, calibrator, scorer
+
+
 def run_predict(
     model_dir: Path,
     input_path: Path,
@@ -55,14 +80,19 @@ def run_predict(
     threshold: float,
     batch_size: int = 256,
     workers: int = 1,
+    runtime: str = "torch",
 ) -> PredictRun:
     """Predict every recording under ``input_path``; per-recording problems become rows with
-    status ``error``, but a single input that fails, or a folder where all fail, raises."""
-    loaded = load_finetuned(model_dir)
+    status ``error``, but a single input that fails, or a folder where all fail, raises.
+
+    ``model_dir`` is a fine-tuning run or a folder written by ``ttmbio export model``, whose
+    own calibrator is the default; ``runtime="onnx"`` scores with its ``model.onnx`` in
+    onnxruntime instead of torch."""
+    loaded, calibrator, scorer = _load_model(model_dir, calibrator, calibrator_explicit, runtime)
     # records are found by the signal names the model was trained on
     items = find_inputs(input_path, None if loaded.recipe is None else loaded.recipe.tracks)
     fitted, calibration = resolve_calibrator(calibrator, calibrator_explicit, loaded)
-    predictor = Predictor(loaded, fitted, batch_size)
+    predictor = Predictor(loaded, fitted, batch_size, scorer)
     results = list(predictor.predict(items, workers))
     failed = [r for r in results if r.error is not None]
     if len(failed) == len(results):

@@ -9,7 +9,7 @@ runs at the model's batch throughput rather than one tiny batch per record.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from itertools import pairwise
@@ -77,11 +77,18 @@ def prepare(item: PredictInput, recipe: WindowRecipe, channels: list[str]) -> Pr
     return Prepared(item, block, cfg.channels, dropped)
 
 
+Scorer = Callable[[torch.Tensor], torch.Tensor]  # normalised windows -> one score each
+
+
 class Predictor:
     """A loaded model, its recipe and optional calibrator, scoring prepared windows."""
 
     def __init__(
-        self, loaded: LoadedModel, calibrator: Calibrator | None, batch_size: int = 256
+        self,
+        loaded: LoadedModel,
+        calibrator: Calibrator | None,
+        batch_size: int = 256,
+        scorer: Scorer | None = None,
     ) -> None:
         if loaded.recipe is None:
             raise SourceError(
@@ -91,6 +98,7 @@ class Predictor:
         if calibrator is not None and loaded.kind != "binary":
             raise SourceError("a calibrator applies to binary classifiers only, not regression")
         self.loaded, self.recipe, self.calibrator = loaded, loaded.recipe, calibrator
+        self.scorer: Scorer = scorer or loaded.score  # torch, or onnxruntime's session
         self.batch_size = batch_size
         self.mean, self.std = channel_scaler(
             {c: s.model_dump() for c, s in self.recipe.stats.items()}, loaded.channels
@@ -99,7 +107,7 @@ class Predictor:
     def score(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(raw, calibrated) scores of normalised windows ``[n, C, T]``, in batches."""
         raw = [
-            self.loaded.score(torch.from_numpy(x[i : i + self.batch_size])).numpy()
+            self.scorer(torch.from_numpy(x[i : i + self.batch_size])).numpy()
             for i in range(0, len(x), self.batch_size)
         ]
         out = np.concatenate(raw).astype(np.float64) if raw else np.zeros(0)

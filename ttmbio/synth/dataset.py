@@ -22,6 +22,7 @@ from ttmbio.sources.datasets.butppg import ANNOTATIONS, SUBJECT_INFO
 from ttmbio.synth.butppg import flip_balanced, simulate_butppg_record
 from ttmbio.synth.case_profile import STRONG_PRECURSOR
 from ttmbio.synth.formats import write_butppg_record, write_vital_case
+from ttmbio.synth.marker import mark_synthetic
 from ttmbio.synth.physiology import CaseMix, random_case_profile, simulate_vital_case
 
 VITAL_DIR, BUTPPG_DIR = "vitaldb", "butppg"
@@ -237,6 +238,8 @@ def synthesize(
         _subject_info(layout, ann, bp.records_per_subject).to_csv(
             tmp / BUTPPG_DIR / SUBJECT_INFO, index=False
         )
+        for folder in (VITAL_DIR, BUTPPG_DIR):
+            mark_synthetic(tmp / folder, params.seed)
 
     events: Counter[str] = Counter()
     for counts in vitals["events"]:

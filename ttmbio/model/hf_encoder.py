@@ -1,0 +1,97 @@
+"""An encoder saved as a Hugging Face folder (``ttmbio export encoder``), read back.
+
+The folder is ``TinyTimeMixerModel.save_pretrained``'s: ``config.json`` and
+``model.safetensors``. ttmbio's settings (channels, model params) ride in ``config.json``
+under the key ``ttmbio``; the optional scale embedding, not part of TTM, has its own
+safetensors file. Fine-tuning accepts such a folder wherever it accepts a pretraining folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+from safetensors.torch import load_file
+
+from ttmbio.errors import SourceError
+from ttmbio.model.encoder import TTMEncoder
+from ttmbio.params import ModelParams
+from ttmbio.versioned import first_error
+
+ENCODER_FORMAT = "ttmbio.encoder-export/1"
+SCALE_FILE = "ttmbio_scale_embedding.safetensors"
+
+
+class EncoderInfo(BaseModel):
+    """``config.json["ttmbio"]`` of an exported encoder: how ttmbio rebuilds it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    format: Literal["ttmbio.encoder-export/1"] = ENCODER_FORMAT
+    channels: list[str]
+    model: ModelParams
+
+
+def is_encoder_folder(path: Path) -> bool:
+    """Whether ``path`` looks like an exported (Hugging Face) encoder folder."""
+    return (Path(path) / "config.json").is_file() and not (Path(path) / "best.pt").is_file()
+
+
+def read_encoder_info(folder: Path) -> EncoderInfo:
+    """The ``ttmbio`` entry of an exported encoder's ``config.json``; one line otherwise."""
+    config = Path(folder) / "config.json"
+    try:
+        doc = json.loads(config.read_text())
+    except (OSError, ValueError) as err:
+        raise SourceError(
+            f"{config}: not readable ({err}); pass a folder written by `ttmbio export encoder`"
+        ) from None
+    if isinstance(doc, dict) and doc.get("format") == "ttmbio.model-export/1":
+        raise SourceError(
+            f"{config}: an exported fine-tuned model, not an encoder; pass the encoder folder "
+            "(`ttmbio export encoder`) or models/pretrain"
+        )
+    if not isinstance(doc, dict) or "ttmbio" not in doc:
+        raise SourceError(
+            f"{config}: no ttmbio entry (a TTM folder not exported by ttmbio?); use it as "
+            "model.pretrained, or export an encoder with `ttmbio export encoder`"
+        )
+    try:
+        return EncoderInfo.model_validate(doc["ttmbio"])
+    except ValidationError as err:
+        raise SourceError(
+            f"{config}: ttmbio entry this ttmbio cannot read ({first_error(err)}); "
+            "re-export with `ttmbio export encoder`"
+        ) from None
+
+
+def load_encoder_folder(folder: Path) -> tuple[TTMEncoder, EncoderInfo]:
+    """An exported encoder rebuilt as a :class:`TTMEncoder` (backbone from the HF folder),
+    in train mode like a freshly built one."""
+    from tsfm_public.models.tinytimemixer.modeling_tinytimemixer import TinyTimeMixerModel
+
+    folder = Path(folder)
+    info = read_encoder_info(folder)
+    weights = folder / "model.safetensors"
+    if not weights.is_file():
+        raise SourceError(f"{weights}: missing; re-export with `ttmbio export encoder`")
+    backbone = TinyTimeMixerModel.from_pretrained(folder)
+    encoder = TTMEncoder(info.model, info.channels)
+    encoder.backbone.load_state_dict(backbone.state_dict())
+    if encoder.scale_embedding is not None:
+        scale = folder / SCALE_FILE
+        if not scale.is_file():
+            raise SourceError(f"{scale}: missing (model.scale_embedding is on); re-export")
+        encoder.scale_embedding.load_state_dict(load_file(str(scale)))
+    return encoder, info
+
+
+def encoder_fingerprint(folder: Path) -> str:
+    """What identifies an exported encoder for resumable fine-tuning: its config and the
+    SHA-256 of its weights."""
+    folder = Path(folder)
+    digest = hashlib.sha256((folder / "model.safetensors").read_bytes()).hexdigest()
+    return (folder / "config.json").read_text() + digest
