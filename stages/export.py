@@ -45,8 +45,9 @@ def model(
         help="calibrator fitted on the run (`ttmbio calibrate`), one per --run; 'none' for none.",
     ),
     metrics: list[Path] = typer.Option(
-        [Path("metrics/evaluate.json")],
-        help="test metrics for the card (`ttmbio evaluate`), one per --run; 'none' for none.",
+        [Path("none")],
+        help="test metrics of this very run for its card (`ttmbio evaluate`'s file, e.g. "
+        "metrics/evaluate.json for calibrate.model's run), one per --run; default none.",
     ),
     splits: Path = typer.Option(
         Path("data/splits.json"), help="split file: what the cards say the models trained on."

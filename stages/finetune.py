@@ -41,6 +41,7 @@ def finetune(
         out / name,
         plots / f"{name}.png",
         live_logger(metrics / name),
+        name,
     )
     if report is not None:
         typer.echo(report.line())

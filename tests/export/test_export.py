@@ -280,3 +280,41 @@ def test_fine_tuning_refuses_a_model_export_as_its_encoder(
     _, params = tiny
     with pytest.raises(SourceError, match="an exported fine-tuned model, not an encoder"):
         build.build_model(params, exported["out"])
+
+
+def test_a_regression_model_and_an_isotonic_calibrator_export_with_parity(
+    tiny: Tiny,  # noqa: F811
+    exported: dict[str, Path],
+    tmp_path: Path,
+) -> None:
+    tmp, _ = tiny
+    mean_pressure, _ = run(tiny, "export-map", task="vitaldb_map")
+    export_model(mean_pressure, tmp_path / "map")
+    loaded = load_exported(tmp_path / "map")
+    ds = WindowDataset(tmp / "windows" / "vitaldb" / "test.zarr", loaded.channels)
+    x = ds.__getitems__(list(range(len(ds))))["x"]
+    out = OnnxScorer(tmp_path / "map" / "model.onnx").run(x.numpy())
+    assert set(out) == {SCORE} and np.abs(out[SCORE] - loaded.score(x).numpy()).max() <= 1e-4
+    isotonic = Calibrator(
+        "isotonic", {"x": [0.0, 0.3, 0.3, 0.6, 1.0], "y": [0.0, 0.2, 0.4, 0.5, 1.0]}
+    )
+    calibrator = tmp_path / "isotonic.json"
+    digest = model_digest(exported["run"])
+    calibrator.write_text(json.dumps({**isotonic.to_json(), "model_sha256": digest}))
+    export_model(exported["run"], tmp_path / "iso", calibrator)
+    quality = load_exported(tmp_path / "iso")
+    ds = WindowDataset(tmp / "windows" / "butppg" / "test.zarr", quality.channels)
+    x = ds.__getitems__(list(range(len(ds))))["x"]
+    got = OnnxScorer(tmp_path / "iso" / "model.onnx").run(x.numpy())[PROBABILITY]
+    assert np.abs(got - isotonic.apply(quality.score(x).numpy())).max() <= 1e-4
+
+
+def test_missing_metrics_and_a_corrupt_graph_are_one_line(
+    exported: dict[str, Path], tmp_path: Path
+) -> None:
+    with pytest.raises(SourceError, match=r"absent.json: not found; pass the model's"):
+        export_model(exported["run"], tmp_path / "out", metrics=tmp_path / "absent.json")
+    assert not (tmp_path / "out").exists()
+    (tmp_path / "bad.onnx").write_bytes(b"not a graph")
+    with pytest.raises(SourceError, match=r"bad.onnx: not a model onnxruntime can load"):
+        OnnxScorer(tmp_path / "bad.onnx")

@@ -163,7 +163,7 @@ def _shared(factory: pytest.TempPathFactory) -> Path:
 def record_build(factory: pytest.TempPathFactory, module: str, repo: Path) -> None:
     """Publish the output hashes of ``module``'s fresh build (written whole, then renamed)."""
     target = _shared(factory) / f"tiny-dag-{Path(module).stem}.json"
-    tmp = target.with_suffix(".tmp")
+    tmp = target.with_suffix(f".{os.getpid()}.tmp")
     tmp.write_text(json.dumps(output_hashes(repo), sort_keys=True))
     tmp.replace(target)
 

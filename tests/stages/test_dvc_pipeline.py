@@ -50,6 +50,7 @@ def repro_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "cv-fold@0",
         "cv-fold@1",
         "cv",
+        "export",
         "forecast-data",
         "forecast-train",
         "forecast-finetune",
@@ -117,6 +118,12 @@ def test_repro_writes_real_format_data_splits_and_metrics(repro_repo: Path) -> N
     for method in ("finetuned", "zero_shot", "persistence"):
         assert set(forecast[method]) >= {"30min", "60min", "full"}
         assert forecast[method]["30min"]["rmse_mgdl"] > 0
+    for task in ("butppg_quality", "vitaldb_hypotension_forecast"):
+        exported = repro_repo / "models/export" / task
+        assert {"model.onnx", "calibrator.json", "README.md"} <= {
+            p.name for p in exported.iterdir()
+        }
+    assert (repro_repo / "models/export/encoder/model.safetensors").is_file()
     for png in ("examples", "clarke"):
         assert (repro_repo / f"plots/forecast/{png}.png").stat().st_size > 1000
     assert (

@@ -13,6 +13,7 @@ from tests.stages.repo import (
     check_against_other_build,
     copy_repo,
     dvc,
+    output_hashes,
     record_build,
     tiny_dag_params,
 )
@@ -50,3 +51,13 @@ def test_an_independent_build_gives_identical_output_hashes(
 ) -> None:
     """Against test_dvc_pipeline.py's build of the same params (or `dvc repro -f` here)."""
     check_against_other_build(request, tmp_path_factory, MODULE, repo)
+
+
+def test_a_forced_rerun_in_place_resumes_to_the_same_outputs(repo: Path) -> None:
+    """`dvc repro -f` where the first run left its work folder: pretraining resumes from its
+    last checkpoint, writes the same bytes, and the pipeline stays up to date."""
+    before = output_hashes(repo)["pretrain"]
+    assert (repo / "checkpoints/pretrain").is_dir()
+    dvc(repo, "repro", "-f", "-s", "pretrain")
+    assert output_hashes(repo)["pretrain"] == before
+    assert "up to date" in dvc(repo, "status").stdout.lower()

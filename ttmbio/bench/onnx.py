@@ -30,6 +30,11 @@ def _windows(loaded: LoadedModel, store: Path) -> tuple[np.ndarray, np.ndarray]:
     return np.ascontiguousarray(batch["x"].numpy()), batch[loaded.target].numpy()
 
 
+def _batched(scorer: OnnxScorer, x: np.ndarray, batch: int) -> np.ndarray:
+    """Scores of ``x`` in batches (a whole store at once could exhaust memory)."""
+    return np.concatenate([scorer.run(x[i : i + batch])[SCORE] for i in range(0, len(x), batch)])
+
+
 def _rate(fn: Callable[[], int], repeats: int) -> list[float]:
     fn()
     out = []
@@ -108,8 +113,8 @@ def onnx_rates(
             xt, y = _windows(loaded, test_store)
             known = y >= 0
             if known.any() and len(np.unique(y[known])) == 2:
-                p32 = session.run(xt)[SCORE][known]
-                p8 = OnnxScorer(int8).run(xt)[SCORE][known]
+                p32 = _batched(session, xt, batch)[known]
+                p8 = _batched(OnnxScorer(int8), xt, batch)[known]
                 report["auroc_fp32"] = float(roc_auc_score(y[known], p32))
                 report["auroc_int8"] = float(roc_auc_score(y[known], p8))
                 report["int8_max_abs_dp"] = float(np.abs(p8 - p32).max())

@@ -12,6 +12,7 @@ from typing import Any
 from huggingface_hub import EvalResult, ModelCardData
 from pydantic import BaseModel, ConfigDict
 
+from ttmbio.errors import SourceError
 from ttmbio.splits.schema import read_split_file
 from ttmbio.synth.marker import is_synthetic
 
@@ -103,8 +104,32 @@ def eval_results(metrics: dict[str, Any], task: str, dataset: str) -> list[EvalR
 
 
 def read_metrics(path: Path | None) -> dict[str, Any]:
-    """``ttmbio evaluate``'s metrics file, or nothing when not given."""
-    return {} if path is None else json.loads(Path(path).read_text())
+    """``ttmbio evaluate``'s metrics file, or nothing when not given; one line naming the
+    file when it is missing or not a JSON object."""
+    if path is None:
+        return {}
+    try:
+        doc = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as err:
+        reason = "not found" if isinstance(err, FileNotFoundError) else f"not readable ({err})"
+        raise SourceError(
+            f"{path}: {reason}; pass the model's `ttmbio evaluate` metrics, or --metrics none"
+        ) from None
+    if not isinstance(doc, dict):
+        raise SourceError(f"{path}: not a metrics file (a JSON object); pass --metrics none")
+    return doc
+
+
+def limitations(data: TrainingData | None, trained: str, lines: list[str]) -> list[str]:
+    """The card's limitations: ``lines``, after a warning when the data was synthetic
+    (``trained`` says what was, e.g. "Trained and evaluated")."""
+    if data is None or not data.synthetic:
+        return lines
+    return [
+        f"- **{trained} on synthetic data** ({', '.join(data.synthetic)}): it says how the "
+        "pipeline works, not how a model does on patients.",
+        *lines,
+    ]
 
 
 def readable_by_all(folder: Path) -> None:

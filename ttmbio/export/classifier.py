@@ -17,7 +17,6 @@ that can be published as is.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Literal
@@ -27,12 +26,14 @@ from pydantic import BaseModel, ConfigDict
 from safetensors.torch import load_file, save_file
 
 from ttmbio.atomic import atomic_dir, atomic_write_json, atomic_write_text
-from ttmbio.calibration.for_run import calibrator_for
+from ttmbio.calibration.for_run import calibrator_for, write_calibrator
+from ttmbio.digest import file_sha256
 from ttmbio.errors import SourceError
 from ttmbio.export.card import (
     TAGS,
     TrainingData,
     eval_results,
+    limitations,
     metrics_table,
     read_metrics,
     readable_by_all,
@@ -42,10 +43,11 @@ from ttmbio.export.card import (
 from ttmbio.export.onnx import export_onnx
 from ttmbio.finetune.inference import LoadedModel, assemble, load_finetuned
 from ttmbio.finetune.summary import RunSummary, read_run_summary
+from ttmbio.model.hf_encoder import MODEL_EXPORT_PREFIX
 from ttmbio.training.meta import ClassifierMeta
 from ttmbio.versioned import read_versioned
 
-MODEL_FORMAT = "ttmbio.model-export/1"
+MODEL_FORMAT = f"{MODEL_EXPORT_PREFIX}1"
 CONFIG, WEIGHTS, CALIBRATOR, ONNX, CARD = (
     "config.json",
     "model.safetensors",
@@ -53,6 +55,9 @@ CONFIG, WEIGHTS, CALIBRATOR, ONNX, CARD = (
     "model.onnx",
     "README.md",
 )
+
+
+NO_RECIPE = "- No windowing recipe was saved: predict cannot window raw recordings."
 
 
 class ExportedModel(BaseModel):
@@ -112,14 +117,14 @@ def export_model(
     with atomic_dir(out) as tmp:
         save_file(loaded.model.state_dict(), str(tmp / WEIGHTS), metadata={"format": "pt"})
         if record is not None:
-            atomic_write_json(tmp / CALIBRATOR, record.model_dump())
+            write_calibrator(tmp / CALIBRATOR, record)
         if onnx:
             export_onnx(loaded, record.calibrator if record else None, tmp / ONNX)
         config = ExportedModel(
             task=summary.task,
             meta=loaded.meta,
             source_sha256=loaded.digest,
-            weights_sha256=_sha256(tmp / WEIGHTS),
+            weights_sha256=file_sha256(tmp / WEIGHTS),
             calibrator=CALIBRATOR if record is not None else None,
             onnx=ONNX if onnx else None,
         )
@@ -128,10 +133,6 @@ def export_model(
         atomic_write_text(tmp / CARD, card)
         readable_by_all(tmp)
     return ModelExport(out=out, task=summary.task, calibrated=record is not None, onnx=onnx)
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def is_exported_model(path: Path) -> bool:
@@ -143,7 +144,8 @@ def is_exported_model(path: Path) -> bool:
         doc = json.loads(config.read_text())
     except (OSError, ValueError):
         return False
-    return isinstance(doc, dict) and doc.get("format") == MODEL_FORMAT
+    # any version: read_exported then names the one this ttmbio cannot read
+    return isinstance(doc, dict) and str(doc.get("format", "")).startswith(MODEL_EXPORT_PREFIX)
 
 
 def read_exported(folder: Path) -> ExportedModel:
@@ -165,11 +167,12 @@ def load_exported(folder: Path) -> LoadedModel:
     weights = folder / WEIGHTS
     if not weights.is_file():
         raise SourceError(f"{weights}: missing; copy the whole exported folder, or re-export")
-    if _sha256(weights) != config.weights_sha256:
+    if file_sha256(weights) != config.weights_sha256:
         raise SourceError(
             f"{weights}: does not match the weights_sha256 in {folder / CONFIG}; re-export"
         )
-    return assemble(config.meta, load_file(str(weights)), config.source_sha256, weights)
+    fix = "re-export the folder with `ttmbio export model`"
+    return assemble(config.meta, load_file(str(weights)), config.source_sha256, weights, fix)
 
 
 def exported_file(folder: Path, name: str | None, what: str) -> Path:
@@ -238,24 +241,20 @@ def model_card(
             "`ttmbio predict` from the recipe). Not a medical device; not for diagnosis "
             "or treatment decisions.",
         ],
-        "Limitations": _limitations(data, recipe is None),
+        "Limitations": limitations(
+            data,
+            "Trained and evaluated",
+            [
+                "- Intervals resample the test subjects or recordings; small test sets give "
+                "wide intervals.",
+                "- Windows rejected by the quality gates get no score; a recording with none "
+                "gets no prediction.",
+                *(
+                    ["- No windowing recipe: predict cannot window raw recordings."]
+                    if recipe is None
+                    else []
+                ),
+            ],
+        ),
     }
     return render_card(card, f"ttmbio {task}", sections)
-
-
-def _limitations(data: TrainingData | None, no_recipe: bool) -> list[str]:
-    lines = [
-        "- Intervals resample the test subjects or recordings; small test sets give wide "
-        "intervals.",
-        "- Windows rejected by the quality gates get no score; a recording with none gets "
-        "no prediction.",
-    ]
-    if data is not None and data.synthetic:
-        lines.insert(
-            0,
-            f"- **Trained and evaluated on synthetic data** ({', '.join(data.synthetic)}): "
-            "the metrics say how the pipeline works, not how the model does on patients.",
-        )
-    if no_recipe:
-        lines.append("- No windowing recipe was saved: predict cannot window raw recordings.")
-    return lines

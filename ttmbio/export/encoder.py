@@ -17,12 +17,9 @@ from pydantic import BaseModel, ConfigDict
 from safetensors.torch import save_file
 
 from ttmbio.atomic import atomic_dir, atomic_write_text
-from ttmbio.export.card import TAGS, readable_by_all, render_card, training_data
-from ttmbio.model.encoder import TTMEncoder
-from ttmbio.model.hf_encoder import SCALE_FILE, EncoderInfo
+from ttmbio.export.card import TAGS, limitations, readable_by_all, render_card, training_data
+from ttmbio.model.hf_encoder import SCALE_FILE, EncoderInfo, load_pretrained_folder
 from ttmbio.ssl.summary import read_pretrain_summary
-from ttmbio.training.checkpoint import load_checkpoint
-from ttmbio.training.meta import encoder_meta
 
 
 class EncoderExport(BaseModel):
@@ -44,12 +41,8 @@ class EncoderExport(BaseModel):
 def export_encoder(pretrained: Path, out: Path, split_file: Path | None = None) -> EncoderExport:
     """Write the best pretrained encoder of ``pretrained`` (``ttmbio pretrain``'s folder) to
     the Hugging Face folder ``out``, whole or not at all, with its model card."""
-    path = Path(pretrained) / "best.pt"
-    ckpt = load_checkpoint(path)
-    meta = encoder_meta(ckpt, path)
+    encoder, meta = load_pretrained_folder(pretrained)
     summary = read_pretrain_summary(pretrained)
-    encoder = TTMEncoder(meta.config.model, meta.channels)
-    encoder.load_state_dict(ckpt["encoder"])
     backbone = encoder.backbone
     info = EncoderInfo(channels=meta.channels, model=meta.config.model)
     backbone.config.ttmbio = info.model_dump(mode="json")
@@ -90,22 +83,14 @@ def export_encoder(pretrained: Path, out: Path, split_file: Path | None = None) 
                 "An encoder to fine-tune on biosignal windows of the same channels, sampling "
                 "rate and length (with `ttmbio finetune`); not a diagnostic device.",
             ],
-            "Limitations": _limitations(data),
+            "Limitations": limitations(
+                data,
+                "Trained",
+                ["- Windows must be z-scored with the training statistics of each channel."],
+            ),
         }
         atomic_write_text(
             tmp / "README.md", render_card(card, "ttmbio pretrained encoder", sections)
         )
         readable_by_all(tmp)
     return EncoderExport(out=out, channels=meta.channels, parameters=parameters)
-
-
-def _limitations(data: object) -> list[str]:
-    lines = ["- Windows must be z-scored with the training statistics of each channel."]
-    synthetic = getattr(data, "synthetic", [])
-    if synthetic:
-        lines.insert(
-            0,
-            f"- **Trained on synthetic data** ({', '.join(synthetic)}): its weights say "
-            "nothing about real patients until it is pretrained or fine-tuned on real data.",
-        )
-    return lines

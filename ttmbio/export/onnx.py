@@ -94,12 +94,25 @@ def quiet_logs() -> Iterator[None]:
             logging.getLogger(name).setLevel(level)
 
 
+@contextmanager
+def _one_line(path: Path) -> Iterator[None]:
+    """An exporter failure (an op it cannot convert, say) as one line naming the file."""
+    try:
+        yield
+    except Exception as err:  # torch.onnx raises many kinds; none is the user's input
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
+        raise SourceError(
+            f"{path}: ONNX export failed ({type(err).__name__}: {first}); export with "
+            "--no-onnx to skip the graph"
+        ) from err
+
+
 def export_onnx(loaded: LoadedModel, calibrator: Calibrator | None, path: Path) -> None:
     """Write ``path``: one graph with a dynamic batch axis (``torch.onnx``, dynamo exporter)."""
     graph = ScoringGraph(loaded, calibrator).eval()
     example = torch.zeros(2, len(loaded.channels), loaded.config.model.context_length)
     outputs = [SCORE] if calibrator is None else [SCORE, PROBABILITY]
-    with quiet_logs(), warnings.catch_warnings(), torch.no_grad():
+    with quiet_logs(), warnings.catch_warnings(), torch.no_grad(), _one_line(path):
         warnings.simplefilter("ignore")
         program = torch.onnx.export(
             graph,
@@ -156,7 +169,16 @@ class OnnxScorer:
         if threads is not None:
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        try:
+            self.session = ort.InferenceSession(
+                str(path), options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as err:  # onnxruntime's own error types (Fail, InvalidGraph, ...)
+            first = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
+            raise SourceError(
+                f"{path}: not a model onnxruntime can load ({first}); re-export it with "
+                "`ttmbio export model`"
+            ) from None
         self.outputs = [o.name for o in self.session.get_outputs()]
 
     def run(self, x: np.ndarray) -> dict[str, np.ndarray]:

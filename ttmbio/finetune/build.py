@@ -12,7 +12,11 @@ from torch import nn
 from ttmbio.errors import SourceError
 from ttmbio.model.encoder import TTMEncoder
 from ttmbio.model.heads import ClassifierHead, EncoderClassifier
-from ttmbio.model.hf_encoder import encoder_fingerprint, is_encoder_folder, load_encoder_folder
+from ttmbio.model.hf_encoder import (
+    encoder_fingerprint,
+    is_encoder_folder,
+    load_pretrained_folder,
+)
 from ttmbio.model.inflate import inflate_encoder
 from ttmbio.model.lora import LoraSettings, apply_lora
 from ttmbio.params import ModelParams, Params
@@ -20,10 +24,9 @@ from ttmbio.splits.folds import case_folds, window_folds
 from ttmbio.splits.schema import SplitFile
 from ttmbio.ssl.summary import SUMMARY_FILE as PRETRAIN_SUMMARY
 from ttmbio.ssl.summary import read_pretrain_summary
-from ttmbio.training.checkpoint import load_checkpoint
 from ttmbio.training.distributed import DistInfo
 from ttmbio.training.engine import fingerprint_of
-from ttmbio.training.meta import EncoderConfig, EncoderMeta, check_compatible, encoder_meta
+from ttmbio.training.meta import check_compatible
 from ttmbio.windows.dataset import PooledWindows, WindowDataset
 from ttmbio.windows.labels import label_subset
 from ttmbio.windows.stats import STATS_FILE
@@ -142,17 +145,9 @@ def pretrained_encoder(pretrained: Path, model: ModelParams) -> TTMEncoder:
     """The encoder of a ``ttmbio pretrain`` folder (its ``best.pt``) or of one exported as a
     Hugging Face folder (``ttmbio export encoder``); refused (one line) when its channels or
     shapes disagree with the ``model`` params."""
-    if is_encoder_folder(pretrained):
-        encoder, info = load_encoder_folder(pretrained)
-        meta = EncoderMeta(channels=info.channels, config=EncoderConfig(model=info.model))
-        check_compatible(meta, pretrained / "config.json", model)
-        return encoder
-    path = pretrained / "best.pt"
-    ckpt = load_checkpoint(path)
-    meta = encoder_meta(ckpt, path)
-    check_compatible(meta, path, model)
-    encoder = TTMEncoder(meta.config.model, meta.channels)
-    encoder.load_state_dict(ckpt["encoder"])
+    encoder, meta = load_pretrained_folder(pretrained)
+    where = pretrained / ("config.json" if is_encoder_folder(pretrained) else "best.pt")
+    check_compatible(meta, where, model)
     return encoder
 
 

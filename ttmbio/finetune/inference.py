@@ -82,10 +82,15 @@ def load_finetuned(model_dir: Path) -> LoadedModel:
 
 
 def assemble(
-    meta: ClassifierMeta, state: dict[str, torch.Tensor], digest: str, path: Path
+    meta: ClassifierMeta,
+    state: dict[str, torch.Tensor],
+    digest: str,
+    path: Path,
+    fix: str = "re-run `ttmbio finetune`",
 ) -> LoadedModel:
     """The model ``meta`` describes with the weights ``state`` (read from ``path``), in eval
-    mode: a run's checkpoint and an exported folder are loaded alike."""
+    mode: a run's checkpoint and an exported folder are loaded alike (``fix``: what to do
+    when the weights do not fit)."""
     cfg, ft, channels = meta.config.model, meta.config.finetune, meta.channels
     head = ClassifierHead(
         len(channels),
@@ -104,8 +109,7 @@ def assemble(
         lines = [line.strip() for line in str(err).splitlines() if line.strip()]
         detail = lines[min(1, len(lines) - 1)][:200] if lines else type(err).__name__
         raise SourceError(
-            f"{path}: weights do not fit the config saved with them ({detail}); "
-            "re-run `ttmbio finetune`"
+            f"{path}: weights do not fit the config saved with them ({detail}); {fix}"
         ) from None
     model.eval()
     return LoadedModel(model, meta, digest)

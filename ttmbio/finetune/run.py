@@ -46,11 +46,13 @@ def run_finetune_stage(
     out: Path,
     png: Path,
     new_logger: Callable[[], RunLogger],
+    name: str | None = None,
 ) -> FinetuneReport | None:
     """Fine-tune into the run folder ``out`` (whole at the end; resumable from ``work``),
-    log its summary and plot its curves to ``png``. Returns None in the ``torchrun``
-    processes other than the first (they write nothing). ``new_logger`` is called once the
-    run is built, so windows or params that cannot work are refused with nothing written."""
+    log its summary and plot its curves to ``png`` (titled ``name``, default the folder's).
+    Returns None in the ``torchrun`` processes other than the first (they write nothing).
+    ``new_logger`` is called once the run is built, so windows or params that cannot work
+    are refused with nothing written."""
     with process_group() as info:
         summary = _train(params, windows, pretrained, work, out, new_logger, info)
         settle(info)
@@ -62,8 +64,9 @@ def run_finetune_stage(
         "val": list(WATCHED[summary.kind].curves),
         "stage": ["stage"],
     }
-    plot_curves(history, panels, f"finetune {out.name}: {summary.task}", png)
-    return FinetuneReport(name=out.name, out=out, summary=summary)
+    name = name or out.name
+    plot_curves(history, panels, f"finetune {name}: {summary.task}", png)
+    return FinetuneReport(name=name, out=out, summary=summary)
 
 
 def _train(

@@ -13,13 +13,13 @@ form, so a file reads back bit for bit and a re-run writes the same bytes.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 from pathlib import Path
 
 import numpy as np
 
 from ttmbio.atomic import atomic_write_text
+from ttmbio.digest import file_sha256
 from ttmbio.errors import SourceError
 
 MODEL_FILE = "best.pt"
@@ -34,7 +34,7 @@ def model_digest(run_dir: Path) -> str:
     path = Path(run_dir) / MODEL_FILE
     if not path.is_file():
         raise SourceError(f"{path}: no fine-tuned model here; run `ttmbio finetune` first")
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    return file_sha256(path)
 
 
 def scored_csv(scored: Scored) -> str:

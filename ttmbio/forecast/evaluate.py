@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict
 
 from ttmbio.atomic import atomic_write_json
 from ttmbio.forecast.forecasts import Forecasts
-from ttmbio.forecast.frames import split_frames, test_cutoff
+from ttmbio.forecast.frames import adaptation_split, split_frames
 from ttmbio.forecast.metrics import horizon_metrics
 from ttmbio.params import ForecastParams
 
@@ -104,7 +104,7 @@ def evaluate_forecasters(
     from ttmbio.forecast.plots import plot_clarke, plot_examples
 
     m = cfg.model
-    test, cutoff = test_cutoff(cfg, split_frames(cfg, data))
+    test, cutoff = adaptation_split(cfg, split_frames(cfg, data))
     runs = {
         "finetuned": Forecaster.load(finetuned).predict(test, cfg.eval_stride),
         "zero_shot": Forecaster.load(base).predict(test, cfg.eval_stride),

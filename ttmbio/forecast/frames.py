@@ -30,7 +30,7 @@ def split_frames(cfg: ForecastParams, data: Path) -> dict[str, pd.DataFrame]:
     return {name: frame[ids.isin(members)] for name, members in splits.items()}
 
 
-def test_cutoff(
+def adaptation_split(
     cfg: ForecastParams, frames: dict[str, pd.DataFrame]
 ) -> tuple[pd.DataFrame, dict[str, pd.Timestamp]]:
     """The test patients' rows and each one's adaptation cutoff (early data adapts)."""

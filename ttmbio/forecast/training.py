@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from ttmbio.atomic import atomic_dir, atomic_write_json
-from ttmbio.forecast.frames import read_forecast_csv, split_frames, test_cutoff
+from ttmbio.forecast.frames import adaptation_split, read_forecast_csv, split_frames
 from ttmbio.params import ForecastParams
 from ttmbio.params.forecast import ForecastModelConfig
 
@@ -69,7 +69,7 @@ def adapt_forecaster(cfg: ForecastParams, data: Path, base: Path, out: Path) -> 
     from ttmbio.forecast.splits import before
 
     m = cfg.model
-    test, cutoff = test_cutoff(cfg, split_frames(cfg, data))
+    test, cutoff = adaptation_split(cfg, split_frames(cfg, data))
     forecaster = Forecaster.load(base)
     result = forecaster.fit(
         before(test, m.id_column, m.timestamp_column, cutoff),

@@ -8,7 +8,6 @@ safetensors file. Fine-tuning accepts such a folder wherever it accepts a pretra
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Literal
@@ -16,12 +15,16 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, ValidationError
 from safetensors.torch import load_file
 
+from ttmbio.digest import file_sha256
 from ttmbio.errors import SourceError
 from ttmbio.model.encoder import TTMEncoder
 from ttmbio.params import ModelParams
+from ttmbio.training.checkpoint import load_checkpoint
+from ttmbio.training.meta import EncoderConfig, EncoderMeta, encoder_meta
 from ttmbio.versioned import first_error
 
 ENCODER_FORMAT = "ttmbio.encoder-export/1"
+MODEL_EXPORT_PREFIX = "ttmbio.model-export/"  # a fine-tuned model's folder (any version)
 SCALE_FILE = "ttmbio_scale_embedding.safetensors"
 
 
@@ -49,7 +52,7 @@ def read_encoder_info(folder: Path) -> EncoderInfo:
         raise SourceError(
             f"{config}: not readable ({err}); pass a folder written by `ttmbio export encoder`"
         ) from None
-    if isinstance(doc, dict) and doc.get("format") == "ttmbio.model-export/1":
+    if isinstance(doc, dict) and str(doc.get("format", "")).startswith(MODEL_EXPORT_PREFIX):
         raise SourceError(
             f"{config}: an exported fine-tuned model, not an encoder; pass the encoder folder "
             "(`ttmbio export encoder`) or models/pretrain"
@@ -78,9 +81,13 @@ def load_encoder_folder(folder: Path) -> tuple[TTMEncoder, EncoderInfo]:
     weights = folder / "model.safetensors"
     if not weights.is_file():
         raise SourceError(f"{weights}: missing; re-export with `ttmbio export encoder`")
-    backbone = TinyTimeMixerModel.from_pretrained(folder)
-    encoder = TTMEncoder(info.model, info.channels)
-    encoder.backbone.load_state_dict(backbone.state_dict())
+    try:
+        backbone = TinyTimeMixerModel.from_pretrained(folder)
+        encoder = TTMEncoder(info.model, info.channels)
+        encoder.backbone.load_state_dict(backbone.state_dict())
+    except (OSError, ValueError, RuntimeError) as err:  # unreadable or mismatched weights
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
+        raise SourceError(f"{weights}: cannot load ({first}); re-export the encoder") from None
     if encoder.scale_embedding is not None:
         scale = folder / SCALE_FILE
         if not scale.is_file():
@@ -93,5 +100,20 @@ def encoder_fingerprint(folder: Path) -> str:
     """What identifies an exported encoder for resumable fine-tuning: its config and the
     SHA-256 of its weights."""
     folder = Path(folder)
-    digest = hashlib.sha256((folder / "model.safetensors").read_bytes()).hexdigest()
+    digest = file_sha256(folder / "model.safetensors")
     return (folder / "config.json").read_text() + digest
+
+
+def load_pretrained_folder(folder: Path) -> tuple[TTMEncoder, EncoderMeta]:
+    """The pretrained encoder of a ``ttmbio pretrain`` folder (its ``best.pt``) or of an
+    exported Hugging Face folder, and what it was trained with."""
+    folder = Path(folder)
+    if is_encoder_folder(folder):
+        encoder, info = load_encoder_folder(folder)
+        return encoder, EncoderMeta(channels=info.channels, config=EncoderConfig(model=info.model))
+    path = folder / "best.pt"
+    ckpt = load_checkpoint(path)
+    meta = encoder_meta(ckpt, path)
+    encoder = TTMEncoder(meta.config.model, meta.channels)
+    encoder.load_state_dict(ckpt["encoder"])
+    return encoder, meta
