@@ -114,6 +114,7 @@ def export_model(
     if record is not None and loaded.kind != "binary":
         raise SourceError(f"{calibrator}: a calibrator applies to binary classifiers only")
     data = training_data(split_file, [summary.dataset]) if split_file is not None else None
+    test_metrics = read_metrics(metrics)  # refused before any work
     with atomic_dir(out) as tmp:
         save_file(loaded.model.state_dict(), str(tmp / WEIGHTS), metadata={"format": "pt"})
         if record is not None:
@@ -129,7 +130,7 @@ def export_model(
             onnx=ONNX if onnx else None,
         )
         atomic_write_json(tmp / CONFIG, config.model_dump(mode="json"))
-        card = model_card(config, summary, read_metrics(metrics), data, record is not None)
+        card = model_card(config, summary, test_metrics, data, record is not None)
         atomic_write_text(tmp / CARD, card)
         readable_by_all(tmp)
     return ModelExport(out=out, task=summary.task, calibrated=record is not None, onnx=onnx)
