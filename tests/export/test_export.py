@@ -222,6 +222,11 @@ def test_bad_paths_are_one_line_naming_them(exported: dict[str, Path], tmp_path:
     with pytest.raises(SourceError, match=r"broken/model.safetensors: missing"):
         load_exported(broken)
     (broken / "model.onnx").unlink()
+    (broken / "calibrator.json").unlink()
+    shutil.copy(exported["out"] / "model.safetensors", broken / "model.safetensors")
+    with pytest.raises(SourceError, match=r"broken/calibrator.json: missing \(its calibrator\)"):
+        run_predict(broken, broken, None, False, "soft", 0.5)
+    shutil.copy(exported["out"] / "calibrator.json", broken / "calibrator.json")
     shutil.copy(exported["out"] / "model.safetensors", broken / "model.safetensors")
     with pytest.raises(SourceError, match=r"broken/model.onnx"):
         run_predict(broken, broken, None, False, "soft", 0.5, runtime="onnx")

@@ -63,8 +63,12 @@ def _load_model(
         return load_finetuned(model_dir), calibrator, None
     config = read_exported(model_dir)
     loaded = load_exported(model_dir)
-    if not explicit:
-        calibrator = Path(model_dir) / config.calibrator if config.calibrator else None
+    if not explicit:  # the folder's own, which its config says is there
+        calibrator = (
+            exported_file(model_dir, config.calibrator, "its calibrator")
+            if config.calibrator
+            else None
+        )
     scorer = None
     if runtime == "onnx":
         scorer = OnnxScorer(exported_file(model_dir, config.onnx, "an ONNX model")).score
