@@ -23,7 +23,7 @@ from ttmbio.export.classifier import export_model, load_exported
 from ttmbio.export.encoder import export_encoder
 from ttmbio.export.onnx import PROBABILITY, SCORE, CalibrationMap, OnnxScorer
 from ttmbio.finetune import build
-from ttmbio.finetune.inference import load_finetuned
+from ttmbio.finetune.inference import LoadedModel, load_finetuned
 from ttmbio.finetune.scores import model_digest
 from ttmbio.model.encoder import TTMEncoder, load_pretrained
 from ttmbio.model.hf_encoder import load_encoder_folder
@@ -35,6 +35,17 @@ from ttmbio.windows.dataset import WindowDataset
 from ttmbio_stages.cli import app
 
 Tiny = tuple[Path, Params]
+
+
+def butppg_record(tmp: Path) -> Path:
+    """A raw BUT-PPG record of the tiny dataset (its folder)."""
+    return next((tmp / "raw" / "butppg").glob("*/*_PPG.hea")).parent
+
+
+def windows(store: Path, loaded: LoadedModel) -> torch.Tensor:
+    """Every normalised window of ``store``, in the model's channels."""
+    ds = WindowDataset(store, loaded.channels)
+    return ds.__getitems__(list(range(len(ds))))["x"]
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +148,7 @@ def test_the_exported_model_predicts_the_run_folders_probabilities(
     exported: dict[str, Path],
 ) -> None:
     tmp, _ = tiny
-    record = next((tmp / "raw" / "butppg").glob("*/*_PPG.hea")).parent
+    record = butppg_record(tmp)
     from_run = run_predict(exported["run"], record, exported["calibrator"], True, "soft", 0.5)
     from_folder = run_predict(exported["out"], record, None, False, "soft", 0.5)
     assert from_folder.doc["calibration"].startswith("temperature")
@@ -153,12 +164,10 @@ def test_onnx_matches_torch_on_the_test_windows(
 ) -> None:
     tmp, _ = tiny
     loaded = load_exported(exported["out"])
-    x = torch.stack(
+    x = torch.cat(  # the test windows, and more of the same kind
         [
-            ds[i]["x"]
-            for split in ("test", "train")  # the test windows, and more of the same kind
-            for ds in [WindowDataset(tmp / "windows" / "butppg" / f"{split}.zarr", loaded.channels)]
-            for i in range(len(ds))
+            windows(tmp / "windows" / "butppg" / f"{split}.zarr", loaded)
+            for split in ("test", "train")
         ]
     )
     torch_p = loaded.score(x).numpy()
@@ -178,7 +187,7 @@ def test_predict_with_the_onnx_runtime_gives_the_torch_probabilities(
     exported: dict[str, Path],
 ) -> None:
     tmp, _ = tiny
-    record = next((tmp / "raw" / "butppg").glob("*/*_PPG.hea")).parent
+    record = butppg_record(tmp)
     torch_doc = run_predict(exported["out"], record, None, False, "soft", 0.5).doc
     onnx_doc = run_predict(exported["out"], record, None, False, "soft", 0.5, runtime="onnx").doc
     a = [w["probability"] for w in torch_doc["recordings"][0]["windows"]]
@@ -296,8 +305,7 @@ def test_a_regression_model_and_an_isotonic_calibrator_export_with_parity(
     mean_pressure, _ = run(tiny, "export-map", task="vitaldb_map")
     export_model(mean_pressure, tmp_path / "map")
     loaded = load_exported(tmp_path / "map")
-    ds = WindowDataset(tmp / "windows" / "vitaldb" / "test.zarr", loaded.channels)
-    x = ds.__getitems__(list(range(len(ds))))["x"]
+    x = windows(tmp / "windows" / "vitaldb" / "test.zarr", loaded)
     out = OnnxScorer(tmp_path / "map" / "model.onnx").run(x.numpy())
     assert set(out) == {SCORE} and np.abs(out[SCORE] - loaded.score(x).numpy()).max() <= 1e-4
     isotonic = Calibrator(
@@ -308,8 +316,7 @@ def test_a_regression_model_and_an_isotonic_calibrator_export_with_parity(
     calibrator.write_text(json.dumps({**isotonic.to_json(), "model_sha256": digest}))
     export_model(exported["run"], tmp_path / "iso", calibrator)
     quality = load_exported(tmp_path / "iso")
-    ds = WindowDataset(tmp / "windows" / "butppg" / "test.zarr", quality.channels)
-    x = ds.__getitems__(list(range(len(ds))))["x"]
+    x = windows(tmp / "windows" / "butppg" / "test.zarr", quality)
     got = OnnxScorer(tmp_path / "iso" / "model.onnx").run(x.numpy())[PROBABILITY]
     assert np.abs(got - isotonic.apply(quality.score(x).numpy())).max() <= 1e-4
 

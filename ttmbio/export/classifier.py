@@ -161,10 +161,11 @@ def read_exported(folder: Path) -> ExportedModel:
     )
 
 
-def load_exported(folder: Path) -> LoadedModel:
-    """The model of an exported folder, in eval mode, as :func:`load_finetuned` gives it."""
+def load_exported(folder: Path, config: ExportedModel | None = None) -> LoadedModel:
+    """The model of an exported folder, in eval mode, as :func:`load_finetuned` gives it
+    (``config``: the folder's config when the caller has read it already)."""
     folder = Path(folder)
-    config = read_exported(folder)
+    config = config or read_exported(folder)
     weights = folder / WEIGHTS
     if not weights.is_file():
         raise SourceError(f"{weights}: missing; copy the whole exported folder, or re-export")

@@ -62,7 +62,7 @@ def _load_model(
             )
         return load_finetuned(model_dir), calibrator, None
     config = read_exported(model_dir)
-    loaded = load_exported(model_dir)
+    loaded = load_exported(model_dir, config)
     if not explicit:  # the folder's own, which its config says is there
         calibrator = (
             exported_file(model_dir, config.calibrator, "its calibrator")
