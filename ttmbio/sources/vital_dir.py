@@ -173,18 +173,31 @@ def _wave_rate(vf: vitaldb.VitalFile, path: Path, channel: str, track: str) -> f
     return srate
 
 
-def load_vital_recording(
-    path: Path, case_id: str, subject_id: str, channel_tracks: Mapping[str, str]
+def open_vital(path: Path, track_names: Sequence[str]) -> vitaldb.VitalFile:
+    """Check that ``path`` is complete, then parse only the tracks named (one pass each).
+
+    ``vitaldb`` matches names by suffix as well, so the file may hold more tracks than named;
+    callers pick theirs by exact name with :func:`ttmbio.sources.base.resolve_channels`.
+    """
+    check_vital_file(path)
+    names = list(dict.fromkeys(track_names))  # vitaldb reads every track when given none
+    return vitaldb.VitalFile(str(path), track_names=names, header_only=not names)
+
+
+def recording_from_vital(
+    vf: vitaldb.VitalFile,
+    path: Path,
+    case_id: str,
+    subject_id: str,
+    channel_tracks: Mapping[str, str],
 ) -> Recording:
-    """Read the named channels, each at the sampling rate its track was recorded at.
+    """The named channels of a parsed file, each at the sampling rate its track was recorded at.
 
     Reading at one common interval would make vitaldb repeat the samples of a slower track
     (a 100 Hz PPG next to 500 Hz ECG) into a staircase; at its own rate, each track is
     resampled to ``windows.fs`` with anti-aliasing later. Raises :class:`CaseError` naming
-    the file for a corrupt file, a missing, numeric or all-NaN track.
+    the file for a missing, numeric or all-NaN track.
     """
-    check_vital_file(path)
-    vf = vitaldb.VitalFile(str(path), track_names=list(channel_tracks.values()))
     absent = [t for t in channel_tracks.values() if t not in vf.get_track_names()]
     if absent:
         raise CaseError(f"{path}: missing track(s) {absent}; check data.vitaldb.tracks aliases")
@@ -196,3 +209,14 @@ def load_vital_recording(
             raise CaseError(f"{path}: track {track} ({channel}) has no finite samples")
         signals[channel] = Signal(column, fs)
     return Recording(DATASET, case_id, subject_id, signals)
+
+
+def load_vital_recording(
+    path: Path, case_id: str, subject_id: str, channel_tracks: Mapping[str, str]
+) -> Recording:
+    """Read the named channels of a ``.vital`` file (see :func:`recording_from_vital`).
+
+    Raises :class:`CaseError` naming the file for a corrupt or truncated file too.
+    """
+    vf = open_vital(path, list(channel_tracks.values()))
+    return recording_from_vital(vf, path, case_id, subject_id, channel_tracks)

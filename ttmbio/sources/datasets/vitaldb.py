@@ -18,10 +18,9 @@ from ttmbio.sources.base import (
 )
 from ttmbio.sources.registry import DatasetSource, TrackMaps
 from ttmbio.sources.vital_dir import (
-    check_vital_file,
     index_entries,
-    load_vital_recording,
-    read_track_names,
+    open_vital,
+    recording_from_vital,
     scan_vital_dir,
 )
 from ttmbio.splits.schema import CaseRow
@@ -72,11 +71,11 @@ class VitalDBSource(DatasetSource):
             path = api.case_path(int(row.case_id))
         else:
             path = Path(row.file)
-        tracks, _ = read_track_names(path)
-        found, missing = resolve_channels(tracks, cfg.tracks, channels)
+        vf = open_vital(path, [t for c in channels for t in cfg.tracks.get(c, ())])
+        found, missing = resolve_channels(vf.get_track_names(), cfg.tracks, channels)
         if missing:
             raise CaseError(f"{path}: missing track(s) for {missing}; check data.vitaldb.tracks")
-        return load_vital_recording(path, row.case_id, row.subject_id, found)
+        return recording_from_vital(vf, path, row.case_id, row.subject_id, found)
 
     def claims(self, path: Path, tracks: TrackMaps | None = None) -> PredictInput | None:
         if path.is_file() and path.suffix == ".vital":
@@ -93,10 +92,10 @@ class VitalDBSource(DatasetSource):
         optional: Sequence[str],
         tracks: TrackMaps | None = None,
     ) -> Recording:
-        check_vital_file(item.path)
-        present, _ = read_track_names(item.path)
         names = self.track_map(tracks)
         aliases = {c: names.get(c, []) for c in [*needed, *optional]}
+        vf = open_vital(item.path, [t for ts in aliases.values() for t in ts])
+        present = vf.get_track_names()
         found, missing = resolve_channels(present, aliases, needed)
         if missing:
             tried = {c: aliases[c] for c in missing if aliases[c]}
@@ -106,7 +105,9 @@ class VitalDBSource(DatasetSource):
                 + "; use a model trained on this file's channels"
             )
         extra, _ = resolve_channels(present, aliases, [c for c in optional if c not in needed])
-        return load_vital_recording(item.path, item.recording, item.recording, {**found, **extra})
+        return recording_from_vital(
+            vf, item.path, item.recording, item.recording, {**found, **extra}
+        )
 
 
 SOURCE = VitalDBSource()
