@@ -28,7 +28,7 @@ def _abp(duration_s: float, segments: list[tuple[float, float, float]]) -> np.nd
 
 def _labels(abp: np.ndarray, starts_s: list[float], horizon_s: float = 300.0) -> np.ndarray:
     starts = np.round(np.asarray(starts_s) * FS).astype(np.int64)
-    return forecast_labels(abp, FS, starts, LENGTH, horizon_s, 65.0, 60.0)
+    return forecast_labels(map_per_second(abp, FS), FS, starts, LENGTH, horizon_s, 65.0, 60.0)
 
 
 def test_map_per_second_matches_the_mean_pressure() -> None:

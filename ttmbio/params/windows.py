@@ -147,6 +147,11 @@ class WindowsParams(Section):
     fs: Annotated[float, Field(gt=0)] = 125.0
     length: Annotated[int, Field(ge=16)] = 1024
     workers: PositiveInt = 2
+    # peaks are detected per segment of this many seconds (plus context), so a window's beats
+    # do not depend on the recording's length; recordings are worked through in blocks of
+    # block_s (a multiple of it; null = whole), which bounds memory and changes no output
+    peak_segment_s: Annotated[float, Field(ge=60)] = 1800.0
+    block_s: Annotated[float, Field(gt=0)] | None = 1800.0
     shard_windows: PositiveInt = 256
     chunk_windows: PositiveInt = 32
     filters: dict[str, FilterParams] = Field(
@@ -195,6 +200,13 @@ class WindowsParams(Section):
                 raise ValueError(
                     f"filters.{channel}.band edge {high} Hz must be below the "
                     f"Nyquist frequency fs/2 = {nyquist:g} Hz"
+                )
+        if self.block_s is not None:
+            ratio = self.block_s / self.peak_segment_s
+            if ratio < 1 or abs(ratio - round(ratio)) > 1e-9:
+                raise ValueError(
+                    f"block_s ({self.block_s:g}) must be a multiple of peak_segment_s "
+                    f"({self.peak_segment_s:g}), or null to process recordings whole"
                 )
         if self.chunk_windows > self.shard_windows or self.shard_windows % self.chunk_windows:
             raise ValueError(

@@ -42,6 +42,11 @@ def rational_factors(fs_in: float, fs_out: float) -> tuple[int, int]:
     return frac.numerator, frac.denominator
 
 
+def fir_half_length(up: int, down: int) -> int:
+    """Half-length of the anti-aliasing FIR, in upsampled samples (scipy's default)."""
+    return _HALF_LEN_PER_RATE * max(up, down)
+
+
 @lru_cache(maxsize=32)
 def _fir(up: int, down: int) -> np.ndarray:
     """Anti-aliasing FIR whose polyphase branches each have DC gain 1 (after scipy's ``* up``).
@@ -49,7 +54,7 @@ def _fir(up: int, down: int) -> np.ndarray:
     Output ``n`` uses taps ``k = n * down + half_len - i * up``: a branch is a class of
     ``k mod up``; scipy multiplies the taps by ``up``, so each class is normalised to ``1 / up``.
     """
-    half_len = _HALF_LEN_PER_RATE * max(up, down)
+    half_len = fir_half_length(up, down)
     h = firwin(2 * half_len + 1, 1.0 / max(up, down), window=("kaiser", 5.0))
     for phase in range(up):
         h[phase::up] /= up * h[phase::up].sum()
@@ -59,7 +64,7 @@ def _fir(up: int, down: int) -> np.ndarray:
 
 def _nan_output_mask(nan: np.ndarray, n_out: int, up: int, down: int) -> np.ndarray:
     """Outputs whose polyphase FIR support contains a NaN input (exact, vectorised by run)."""
-    half_len = _HALF_LEN_PER_RATE * max(up, down)
+    half_len = fir_half_length(up, down)
     edges = np.diff(nan.astype(np.int8), prepend=0, append=0)
     first, last = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1
     lo = np.clip(-((half_len - first * up) // down), 0, n_out)  # ceil((i*up - hl) / down)

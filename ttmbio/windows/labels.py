@@ -35,21 +35,41 @@ _MIN_FINITE_SPAN = 0.75  # share of finite samples a MAP value needs
 _MIN_USABLE_HORIZON = 0.9  # share of horizon seconds with a MAP for a negative label
 
 
-def map_per_second(abp: np.ndarray, fs: float) -> np.ndarray:
+def map_per_second(
+    abp: np.ndarray,
+    fs: float,
+    offset: int = 0,
+    n_total: int | None = None,
+    centre_from: int = 0,
+    centre_to: int | None = None,
+) -> np.ndarray:
     """MAP at 0.5, 1.5, 2.5 ... s: centred ``_MAP_SPAN_S`` mean of the finite samples
-    (NaN where fewer than 75 % are finite)."""
+    (NaN where fewer than 75 % are finite).
+
+    ``abp`` may be part of a recording of ``n_total`` samples, starting at sample ``offset``;
+    then only the seconds centred in ``[centre_from, centre_to)`` are given, and ``abp`` must
+    cover their spans. Each mean is a sum over its own span, so a second's MAP has the same
+    bits whichever part of the recording it is computed from.
+    """
     abp = np.asarray(abp, dtype=np.float64)
-    n_sec = int(len(abp) / fs)
-    if n_sec == 0:
+    n_total = offset + len(abp) if n_total is None else n_total
+    stop = n_total if centre_to is None else centre_to
+    second = np.arange(int(n_total / fs))
+    centre = (second + 0.5) * fs
+    centre = centre[(centre >= centre_from) & (centre < stop)]
+    if centre.size == 0:
         return np.zeros(0)
+    lo = np.clip(np.round(centre - 0.5 * _MAP_SPAN_S * fs).astype(np.int64), 0, n_total) - offset
+    hi = np.clip(np.round(centre + 0.5 * _MAP_SPAN_S * fs).astype(np.int64), 0, n_total) - offset
+    if lo.min() < 0 or hi.max() > len(abp):
+        raise ValueError(f"abp from sample {offset} does not cover the spans of its seconds")
     finite = np.isfinite(abp)
-    total = np.concatenate(([0.0], np.cumsum(np.where(finite, abp, 0.0))))
+    values = np.append(np.where(finite, abp, 0.0), 0.0)  # index len(abp) is a valid bound
+    bounds = np.stack([lo, hi], axis=1).ravel()
+    total = np.add.reduceat(values, bounds)[::2]  # sum of values[lo:hi] when lo < hi
     count = np.concatenate(([0], np.cumsum(finite)))
-    centre = (np.arange(n_sec) + 0.5) * fs
-    lo = np.clip(np.round(centre - 0.5 * _MAP_SPAN_S * fs).astype(np.int64), 0, len(abp))
-    hi = np.clip(np.round(centre + 0.5 * _MAP_SPAN_S * fs).astype(np.int64), 0, len(abp))
     n = count[hi] - count[lo]
-    mean = (total[hi] - total[lo]) / np.maximum(n, 1)
+    mean = np.where(n > 0, total, 0.0) / np.maximum(n, 1)
     return np.where(n >= _MIN_FINITE_SPAN * (hi - lo), mean, np.nan)
 
 
@@ -63,7 +83,7 @@ def hypotension_events(
 
 
 def forecast_labels(
-    abp: np.ndarray,
+    map_s: np.ndarray,
     fs: float,
     starts: np.ndarray,
     length: int,
@@ -71,8 +91,8 @@ def forecast_labels(
     threshold: float,
     event_min_s: float,
 ) -> np.ndarray:
-    """Per window (``starts`` in samples of ``abp``): 1, 0, or an exclusion code (int8)."""
-    map_s = map_per_second(abp, fs)
+    """Per window (``starts`` in samples at ``fs``): 1, 0, or an exclusion code (int8), from
+    the recording's per-second MAP (:func:`map_per_second`)."""
     n_sec = len(map_s)
     events = hypotension_events(map_s, threshold, event_min_s)
     onsets = np.array([a for a, _ in events], dtype=np.float64)

@@ -7,24 +7,23 @@ every channel to ``fs`` (anti-aliased polyphase), invert channels recorded upsid
 (smartphone PPG is brightness), filter each channel zero-phase, cut windows of ``length``
 every ``stride`` samples, then run the gates in a fixed order and count each rejected
 window once, under the first gate it fails. Flatline and
-clipping are judged on the resampled but unfiltered signal, where a saturated rail is still
-flat; everything else on the filtered signal. Peaks are detected once per recording, not per
-window.
+clipping are judged on the native-rate signal, where a saturated rail is still flat;
+everything else on the filtered signal. Peaks are detected once per segment of
+``windows.peak_segment_s`` (:mod:`ttmbio.windows.beats`), not per window, and the work goes
+block by block (:mod:`ttmbio.windows.blocks`) with the output of whole-recording processing.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ttmbio.errors import CaseError
 from ttmbio.params import DatasetWindows, FilterParams, QualityParams, WindowsParams
-from ttmbio.signal.filters import FilterSpec, apply, design
-from ttmbio.signal.peaks import ecg_r_peaks, heart_rate_bpm, peaks_per_window, ppg_peaks
+from ttmbio.signal.peaks import ecg_r_peaks, heart_rate_bpm, ppg_peaks
 from ttmbio.signal.quality import (
     bsqi,
     clipped_fraction,
@@ -34,9 +33,12 @@ from ttmbio.signal.quality import (
     ppg_skewness_sqi,
     ppg_template_sqi,
 )
-from ttmbio.signal.resample import resample
 from ttmbio.sources.base import Recording, Signal
-from ttmbio.windows.labels import forecast_labels
+from ttmbio.windows.beats import SegmentBeats
+from ttmbio.windows.blocks import Block, BlockPlan, RecordingSignals, filter_spec, plan_blocks
+from ttmbio.windows.labels import forecast_labels, map_per_second
+
+__all__ = ["GATE_ORDER", "WindowBlock", "check_channels", "filter_spec", "process_recording"]
 
 GATE_ORDER = (
     "gap",
@@ -71,22 +73,21 @@ class WindowBlock:
         return len(self.signals)
 
 
-@lru_cache(maxsize=64)
-def _sos(spec: FilterSpec, fs: float) -> np.ndarray:
-    """Filter designs are pure functions of the params: design each once per process."""
-    return design(spec, fs)
-
-
-def filter_spec(p: FilterParams) -> FilterSpec:
-    low, high = p.band
-    return FilterSpec(
-        kind=p.kind, order=p.order, low_hz=low, high_hz=high, stopband_db=p.stopband_db
-    )
+def _finite_range(x: np.ndarray, chunk: int = 1 << 20) -> tuple[float, float]:
+    """Smallest and largest finite sample (inf, -inf when none), a chunk at a time so a
+    multi-hour channel is never copied whole."""
+    lo, hi = np.inf, -np.inf
+    for i in range(0, len(x), chunk):
+        part = x[i : i + chunk]
+        part = part[np.isfinite(part)]
+        if part.size:
+            lo, hi = min(lo, float(part.min())), max(hi, float(part.max()))
+    return lo, hi
 
 
 def _check_channel(channel: str, sig: Signal, spec: FilterParams, gates: list[str]) -> None:
-    finite = sig.data[np.isfinite(sig.data)]
-    if finite.size == 0:
+    lo, hi = _finite_range(sig.data)
+    if not np.isfinite(lo):
         raise CaseError(f"channel {channel} has no finite samples")
     edge = max((e for e in spec.band if e is not None), default=0.0)
     if edge and sig.fs <= 2 * edge:
@@ -94,10 +95,10 @@ def _check_channel(channel: str, sig: Signal, spec: FilterParams, gates: list[st
             f"channel {channel} is sampled at {sig.fs:g} Hz, too slow for its {edge:g} Hz "
             f"filter (windows.filters.{channel}); check the recording's sampling rate"
         )
-    flat = finite.min() == finite.max() and not channel.startswith("ACC_")
+    flat = lo == hi and not channel.startswith("ACC_")
     if flat and "flatline" in gates:
         raise CaseError(
-            f"channel {channel} is flat (every sample is {finite[0]:g}); "
+            f"channel {channel} is flat (every sample is {lo:g}); "
             "check the sensor, or remove the recording"
         )
 
@@ -128,29 +129,20 @@ def check_channels(rec: Recording, cfg: DatasetWindows, params: WindowsParams) -
     _check_durations({c: rec.signals[c] for c in cfg.channels})
 
 
-def _prepare(
-    rec: Recording, cfg: DatasetWindows, params: WindowsParams
-) -> tuple[np.ndarray, np.ndarray]:
-    """Raw (resampled) and filtered channels, ``[C, L]`` each, cut to a common length."""
-    raw, filtered = [], []
-    for channel in cfg.channels:
-        sig = rec.signals[channel]
-        x = resample(sig.data, sig.fs, params.fs)
-        if channel in cfg.invert:
-            x = -x
-        raw.append(x)
-        filtered.append(apply(_sos(filter_spec(params.filters[channel]), params.fs), x))
-    n = min(len(x) for x in raw)
-    return (
-        np.stack([x[:n] for x in raw]).astype(np.float32),
-        np.stack([x[:n] for x in filtered]).astype(np.float32),
-    )
-
-
 def _windows(x: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
     """``[C, L]`` -> ``[n, C, length]`` views at ``starts`` (copied by the caller's indexing)."""
     view = sliding_window_view(x, length, axis=1)  # [C, L - length + 1, length]
     return view[:, starts, :].transpose(1, 0, 2)
+
+
+@dataclass
+class _BlockResult:
+    """What one block gives: its kept windows, and every candidate's checks and values."""
+
+    signals: np.ndarray
+    checks: dict[str, np.ndarray]
+    info: dict[str, np.ndarray]
+    map_s: np.ndarray  # per-second MAP of the seconds centred in the block's core
 
 
 def process_recording(rec: Recording, cfg: DatasetWindows, params: WindowsParams) -> WindowBlock:
@@ -158,22 +150,64 @@ def process_recording(rec: Recording, cfg: DatasetWindows, params: WindowsParams
 
     With an ABP channel, windows also get ``map_mmhg``, ``hypotension`` and
     ``hypotension_forecast`` (see :mod:`ttmbio.windows.labels`); a label horizon keeps only
-    windows followed by ``label_horizon_s`` of recording.
+    windows followed by ``label_horizon_s`` of recording. The recording is worked through in
+    blocks (:mod:`ttmbio.windows.blocks`), which gives the same bytes as processing it whole.
     """
     check_channels(rec, cfg, params)
-    raw, filt = _prepare(rec, cfg, params)
-    length, fs, q = params.length, params.fs, params.quality
-    horizon = round(params.label_horizon_s * fs) if "ABP" in cfg.channels else 0
-    last = raw.shape[1] - length - horizon
-    if last < 0:
-        raise CaseError(
-            f"recording of {raw.shape[1] / fs:.1f} s is shorter than one window "
-            f"({(length + horizon) / fs:.1f} s with the label horizon)"
+    plan = plan_blocks(rec, cfg, params)
+    signals = RecordingSignals(rec, cfg, params, plan)
+    parts = [_process_block(rec, cfg, params, plan, b, signals) for b in plan.blocks]
+    checks = {k: np.concatenate([p.checks[k] for p in parts]) for k in parts[0].checks}
+    info = {k: np.concatenate([p.info[k] for p in parts]) for k in parts[0].info}
+    if "ABP" in cfg.channels:
+        info["hypotension_forecast"] = forecast_labels(
+            np.concatenate([p.map_s for p in parts]),
+            params.fs,
+            plan.starts,
+            params.length,
+            60.0 * params.forecast_horizon_min,
+            params.hypotension_mmhg,
+            params.event_min_s,
         )
-    starts = np.arange(0, last + 1, cfg.stride, dtype=np.int64)
+    n = len(plan.starts)
+    applied = [g for g in GATE_ORDER if g in checks and (g == "gap" or g in cfg.gates)]
+    keep = np.ones(n, dtype=bool)
+    reason = np.full(n, "", dtype=f"<U{max(map(len, GATE_ORDER))}")
+    rejected: Counter[str] = Counter()
+    for gate in applied:
+        failed = keep & checks[gate]
+        if failed.any():
+            rejected[gate] = int(failed.sum())
+            reason[failed] = gate
+        keep &= ~checks[gate]
+    return WindowBlock(
+        signals=np.concatenate([p.signals for p in parts]),
+        meta={k: v[keep] for k, v in info.items()},
+        candidates=n,
+        rejected=rejected,
+        sqi_all={k: info[k] for k in SQI_FIELDS if k in info},
+        candidate_start_s=info["start_s"],
+        candidate_reason=reason,
+        candidate_failed={g: checks[g] for g in applied},
+    )
+
+
+def _process_block(
+    rec: Recording,
+    cfg: DatasetWindows,
+    params: WindowsParams,
+    plan: BlockPlan,
+    block: Block,
+    signals: RecordingSignals,
+) -> _BlockResult:
+    """Checks, values and kept windows of the candidates that start in ``block``'s core."""
+    raw, filt = signals.block(block)
+    length, fs, q = params.length, params.fs, params.quality
+    starts = plan.block_starts(block)
+    local = starts - block.ext_start
     n = len(starts)
     channel = {c: i for i, c in enumerate(cfg.channels)}
-    w_raw, w_filt = _windows(raw, starts, length), _windows(filt, starts, length)
+    w_raw, w_filt = _windows(raw, local, length), _windows(filt, local, length)
     checks: dict[str, np.ndarray] = {}
     info: dict[str, np.ndarray] = {"start_s": starts / fs}
 
@@ -187,29 +221,31 @@ def process_recording(rec: Recording, cfg: DatasetWindows, params: WindowsParams
         checks["flatline"] = flat > q.flatline_max_s
         checks["clipping"] = clip > q.clipped_max_fraction
 
-    nan = np.full(n, np.nan, dtype=np.float32)
+    beats = SegmentBeats(plan, block, starts, length, fs)
     if "ECG" in channel:
         ecg = filt[channel["ECG"]]
-        r_all = ecg_r_peaks(ecg, fs)
-        r_peaks = peaks_per_window(r_all, starts, length)
+        r_peaks = beats.per_window(ecg, ecg_r_peaks)
         info["hr_bpm"] = heart_rate_bpm(r_peaks, fs).astype(np.float32)
-        info["ecg_sqi"] = _ecg_sqi(ecg, w_filt[:, channel["ECG"]], r_all, r_peaks, starts, q, fs)
+        info["ecg_sqi"] = _ecg_sqi(ecg, w_filt[:, channel["ECG"]], r_peaks, beats, q, fs)
         lo, hi = q.hr_bpm
         checks["hr"] = ~((info["hr_bpm"] >= lo) & (info["hr_bpm"] <= hi))
         checks["ecg_sqi"] = ~(info["ecg_sqi"] >= q.sqi_min("ecg_sqi"))
     if "PPG" in channel:
         w_ppg = w_filt[:, channel["PPG"]]
-        pulses = peaks_per_window(ppg_peaks(filt[channel["PPG"]], fs), starts, length)
+        pulses = beats.per_window(filt[channel["PPG"]], ppg_peaks)
         info["n_cycles"] = np.array([len(p) for p in pulses], dtype=np.float32)
         info["ppg_tsqi"] = _ppg_sqi(w_ppg, pulses, q, fs)
         info["ppg_ssqi"] = ppg_skewness_sqi(np.nan_to_num(w_ppg)).astype(np.float32)
         checks["cycles"] = info["n_cycles"] < q.min_cycles
         checks["ppg_tsqi"] = ~(info["ppg_tsqi"] >= q.sqi_min("ppg_tsqi"))
         checks["ppg_ssqi"] = ~(info["ppg_ssqi"] >= q.ppg_ssqi_min)
+    map_s = np.zeros(0)
     if "ABP" in channel:
-        abp = np.nan_to_num(w_raw[:, channel["ABP"]])  # windows with gaps fail "gap" first
-        info["map_mmhg"] = abp.mean(axis=1).astype(np.float32)
-        pulse = np.percentile(abp, 95, axis=1) - np.percentile(abp, 5, axis=1) if n else nan
+        abp = raw[channel["ABP"]]
+        w_abp = np.nan_to_num(w_raw[:, channel["ABP"]])  # windows with gaps fail "gap" first
+        info["map_mmhg"] = w_abp.mean(axis=1).astype(np.float32)
+        nan = np.full(n, np.nan, dtype=np.float32)
+        pulse = np.percentile(w_abp, 95, axis=1) - np.percentile(w_abp, 5, axis=1) if n else nan
         lo, hi = q.map_mmhg
         checks["bp"] = ~(
             (info["map_mmhg"] >= lo)
@@ -217,56 +253,30 @@ def process_recording(rec: Recording, cfg: DatasetWindows, params: WindowsParams
             & (pulse >= q.pulse_pressure_min_mmhg)
         )
         info["hypotension"] = _hypotension(
-            raw[channel["ABP"]], starts, length, horizon, params.hypotension_mmhg
+            abp, local, length, plan.horizon, params.hypotension_mmhg
         )
-        info["hypotension_forecast"] = forecast_labels(
-            raw[channel["ABP"]],
-            fs,
-            starts,
-            length,
-            60.0 * params.forecast_horizon_min,
-            params.hypotension_mmhg,
-            params.event_min_s,
-        )
+        map_s = map_per_second(abp, fs, block.ext_start, plan.n, block.core_start, block.core_stop)
 
-    keep = np.ones(n, dtype=bool)
-    reason = np.full(n, "", dtype=f"<U{max(map(len, GATE_ORDER))}")
-    rejected: Counter[str] = Counter()
-    for gate in GATE_ORDER:
-        if gate in checks and (gate == "gap" or gate in cfg.gates):
-            failed = keep & checks[gate]
-            if failed.any():
-                rejected[gate] = int(failed.sum())
-                reason[failed] = gate
-            keep &= ~checks[gate]
-    return WindowBlock(
-        signals=np.ascontiguousarray(w_filt[keep], dtype=np.float32),
-        meta={k: v[keep] for k, v in info.items()},
-        candidates=n,
-        rejected=rejected,
-        sqi_all={k: info[k] for k in SQI_FIELDS if k in info},
-        candidate_start_s=info["start_s"],
-        candidate_reason=reason,
-        candidate_failed={
-            g: checks[g] for g in GATE_ORDER if g in checks and (g == "gap" or g in cfg.gates)
-        },
-    )
+    kept = np.ones(n, dtype=bool)
+    for gate, failed in checks.items():
+        if gate == "gap" or gate in cfg.gates:
+            kept &= ~failed
+    signals = np.ascontiguousarray(w_filt[kept], dtype=np.float32)
+    return _BlockResult(signals, checks, info, map_s)
 
 
 def _ecg_sqi(
     ecg: np.ndarray,
     windows: np.ndarray,
-    r_all: np.ndarray,
     r_peaks: list[np.ndarray],
-    starts: np.ndarray,
+    beats: SegmentBeats,
     q: QualityParams,
     fs: float,
 ) -> np.ndarray:
     """The ``ecg_sqi`` of every candidate window by ``q.ecg_method`` (float32).
 
-    ``r_all`` are the recording's R peaks (detector "neurokit"), ``r_peaks`` the same per
-    window. ``bsqi`` runs its two detectors once over the whole filtered ECG, like the R
-    peaks (reusing ``r_all`` for "neurokit").
+    ``r_peaks`` are each window's R peaks (detector "neurokit"). ``bsqi`` runs its two
+    detectors once per detection segment of the filtered ECG, like the R peaks.
     """
     if q.ecg_method == "morphology":
         sqi = morphology_sqi(windows, r_peaks, fs, q.morph_r_min, q.morph_max, q.ecg_morph_half_s)
@@ -274,10 +284,14 @@ def _ecg_sqi(
         sqi = ecg_template_sqi(windows, r_peaks, fs)
     else:
         a, b = (
-            r_all if method == "neurokit" else ecg_r_peaks(ecg, fs, method)
+            beats.detect(ecg, lambda x, f, m=method: ecg_r_peaks(x, f, m))
             for method in q.ecg_bsqi_detectors
         )
-        sqi = bsqi(a, b, starts, windows.shape[1], fs)
+        per_run = [
+            bsqi(pa, pb, local, windows.shape[1], fs)
+            for (pa, local), (pb, _) in zip(a, b, strict=True)
+        ]
+        sqi = np.concatenate(per_run) if per_run else np.zeros(0)
     return sqi.astype(np.float32)
 
 
