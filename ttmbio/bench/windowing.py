@@ -15,13 +15,17 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from queue import Empty
 from typing import Any
+
+import numpy as np
 
 from ttmbio.errors import SourceError
 from ttmbio.params import Params
 from ttmbio.sources.vital_dir import read_track_names
 from ttmbio.splits.schema import CaseRow, SplitFile
-from ttmbio.windows.build import _write_split
+from ttmbio.windows.blocks import RecordingSignals, cut_windows, plan_blocks
+from ttmbio.windows.build import _write_split, load_recording
 
 
 def _no_progress(items: Any, total: int, label: str) -> Any:
@@ -51,6 +55,33 @@ def _with_workers(params: Params, workers: int) -> Params:
 def _write(params: Params, rows: list[CaseRow], folder: Path) -> int:
     result = _write_split("vitaldb", "bench", rows, params, folder / "bench.zarr", _no_progress)
     return int(result["metrics"]["windows"])
+
+
+def _floor_case(params: Params, row: CaseRow) -> int:
+    """Read, resample, filter and cut one case's candidate windows (no gates, no writing)."""
+    wp, cfg = params.windows, params.windows.vitaldb
+    rec = load_recording("vitaldb", row, params)
+    plan = plan_blocks(rec, cfg, wp)
+    signals = RecordingSignals(rec, cfg, wp, plan)
+    n = 0
+    for block in plan.blocks:
+        _, filtered = signals.block(block)
+        local = plan.block_starts(block) - block.ext_start
+        n += len(np.ascontiguousarray(cut_windows(filtered, local, wp.length)))
+    return n
+
+
+def floor_throughput(params: Params, rows: list[CaseRow], repeats: int) -> dict[str, Any]:
+    """x real time of the windowing floor -- read, resample, filter, cut -- on one core."""
+    seconds = recorded_seconds(rows)
+    walls = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for row in rows:
+            _floor_case(params, row)
+        walls.append(time.perf_counter() - start)
+    wall = statistics.median(walls)
+    return {"cases": len(rows), "wall_s": wall, "x_realtime_per_core": seconds / wall}
 
 
 def windowing_throughput(
@@ -94,7 +125,13 @@ def peak_rss_bytes(params: Params, rows: list[CaseRow]) -> int:
     queue = ctx.Queue()
     proc = ctx.Process(target=_child, args=(params, rows, queue))
     proc.start()
-    peak = queue.get(timeout=900)
+    while True:  # a child that dies (out of memory, say) must not leave us waiting
+        try:
+            peak = queue.get(timeout=1.0)
+            break
+        except Empty:
+            if not proc.is_alive():
+                raise RuntimeError(f"windowing child exited with {proc.exitcode}") from None
     proc.join(timeout=60)
     if proc.exitcode != 0:
         raise RuntimeError(f"windowing child exited with {proc.exitcode}")

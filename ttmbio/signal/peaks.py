@@ -3,7 +3,8 @@
 Detectors (neurokit2) are run on each finite run of the signal separately, so a NaN gap never
 reaches a detector's moving averages; indices are shifted back to the whole signal. Runs
 shorter than ``_MIN_RUN_S`` are skipped: they cannot hold two beats and are shorter than the
-detectors' own averaging windows.
+detectors' own averaging windows. The two default detectors run through
+:mod:`ttmbio.signal.batched_peaks`, which gives neurokit2's peaks in one pass over the beats.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Callable
 import neurokit2 as nk
 import numpy as np
 
+from ttmbio.signal.batched_peaks import ecg_findpeaks_neurokit, ppg_findpeaks_elgendi
 from ttmbio.signal.filters import finite_runs
 
 _MIN_RUN_S = 2.0
@@ -58,6 +60,8 @@ def ecg_r_peaks(ecg: np.ndarray, fs: float, method: str = "neurokit") -> np.ndar
         raise ValueError(f"unknown ECG detector {method!r}; choose one of {ECG_DETECTORS}")
 
     def detect(seg: np.ndarray) -> np.ndarray:
+        if method == "neurokit":  # the same peaks as neurokit2's, ~10x faster
+            return ecg_findpeaks_neurokit(seg, fs)
         return nk.ecg_findpeaks(seg, sampling_rate=fs, method=method)["ECG_R_Peaks"]
 
     return _detect_by_run(ecg, fs, detect)
@@ -73,10 +77,7 @@ def ppg_peaks(ppg: np.ndarray, fs: float) -> np.ndarray:
     """
 
     def detect(seg: np.ndarray) -> np.ndarray:
-        try:
-            return nk.ppg_findpeaks(seg, sampling_rate=fs, method="elgendi")["PPG_Peaks"]
-        except IndexError:  # neurokit2 indexes beg_waves[0] even when no wave was found
-            return np.zeros(0, dtype=np.int64)
+        return ppg_findpeaks_elgendi(seg, fs)  # neurokit2's peaks, ~10x faster
 
     return _detect_by_run(ppg, fs, detect)
 

@@ -193,6 +193,9 @@ def recording_from_vital(
 ) -> Recording:
     """The named channels of a parsed file, each at the sampling rate its track was recorded at.
 
+    The file's packets are released track by track as each is copied out, so a long case
+    holds its samples about once, not twice (``to_numpy`` would also copy each column again).
+
     Reading at one common interval would make vitaldb repeat the samples of a slower track
     (a 100 Hz PPG next to 500 Hz ECG) into a staircase; at its own rate, each track is
     resampled to ``windows.fs`` with anti-aliasing later. Raises :class:`CaseError` naming
@@ -202,9 +205,12 @@ def recording_from_vital(
     if absent:
         raise CaseError(f"{path}: missing track(s) {absent}; check data.vitaldb.tracks aliases")
     signals: dict[str, Signal] = {}
+    last_use = {track: channel for channel, track in channel_tracks.items()}
     for channel, track in channel_tracks.items():
         fs = _wave_rate(vf, path, channel, track)
-        column = np.asarray(vf.to_numpy([track], 1.0 / fs)[:, 0], dtype=np.float32)
+        column = np.asarray(vf.get_track_samples(track, 1.0 / fs), dtype=np.float32)
+        if last_use[track] == channel:  # free the track's packets before the next is copied
+            vf.find_track(track).recs = []
         if not np.isfinite(column).any():
             raise CaseError(f"{path}: track {track} ({channel}) has no finite samples")
         signals[channel] = Signal(column, fs)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from ttmbio.errors import CaseError
 from ttmbio.params import DatasetWindows, FilterParams, WindowsParams
@@ -168,6 +169,12 @@ class RecordingSignals:
             raw.append(x[lo - start : hi - start])
             filtered.append(chunked.filtered(lo, hi, x.astype(np.float64), start))
         return np.stack(raw).astype(np.float32), np.stack(filtered)
+
+
+def cut_windows(x: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
+    """``[C, L]`` -> ``[n, C, length]`` views at ``starts`` (copied by the caller's indexing)."""
+    view = sliding_window_view(x, length, axis=1)  # [C, L - length + 1, length]
+    return view[:, starts, :].transpose(1, 0, 2)
 
 
 def _whole(

@@ -35,7 +35,14 @@ from ttmbio.signal.quality import (
 )
 from ttmbio.sources.base import Recording, Signal
 from ttmbio.windows.beats import SegmentBeats
-from ttmbio.windows.blocks import Block, BlockPlan, RecordingSignals, filter_spec, plan_blocks
+from ttmbio.windows.blocks import (
+    Block,
+    BlockPlan,
+    RecordingSignals,
+    cut_windows,
+    filter_spec,
+    plan_blocks,
+)
 from ttmbio.windows.labels import forecast_labels, map_per_second
 
 __all__ = ["GATE_ORDER", "WindowBlock", "check_channels", "filter_spec", "process_recording"]
@@ -129,12 +136,6 @@ def check_channels(rec: Recording, cfg: DatasetWindows, params: WindowsParams) -
     _check_durations({c: rec.signals[c] for c in cfg.channels})
 
 
-def _windows(x: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
-    """``[C, L]`` -> ``[n, C, length]`` views at ``starts`` (copied by the caller's indexing)."""
-    view = sliding_window_view(x, length, axis=1)  # [C, L - length + 1, length]
-    return view[:, starts, :].transpose(1, 0, 2)
-
-
 @dataclass
 class _BlockResult:
     """What one block gives: its kept windows, and every candidate's checks and values."""
@@ -207,7 +208,7 @@ def _process_block(
     local = starts - block.ext_start
     n = len(starts)
     channel = {c: i for i, c in enumerate(cfg.channels)}
-    w_raw, w_filt = _windows(raw, local, length), _windows(filt, local, length)
+    w_raw, w_filt = cut_windows(raw, local, length), cut_windows(filt, local, length)
     checks: dict[str, np.ndarray] = {}
     info: dict[str, np.ndarray] = {"start_s": starts / fs}
 
@@ -328,9 +329,9 @@ def _hypotension(
     """1 when mean ABP is below ``threshold``: over the window itself (``horizon`` 0) or over
     the ``horizon`` samples right after it (prediction); -1 when that span has no data."""
     if horizon == 0:
-        spans = _windows(abp[None], starts, length)[:, 0]
+        spans = cut_windows(abp[None], starts, length)[:, 0]
     else:
-        spans = _windows(abp[None], starts + length, horizon)[:, 0]
+        spans = cut_windows(abp[None], starts + length, horizon)[:, 0]
     finite = np.isfinite(spans)
     count = finite.sum(axis=1)
     mean = np.where(finite, spans, 0.0).sum(axis=1) / np.maximum(count, 1)
