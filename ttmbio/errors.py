@@ -29,3 +29,10 @@ def validation_reason(error: dict[str, Any]) -> str:
     """One pydantic error's message, without the "Value error, " prefix pydantic gives the
     messages of our own validators: the part of a one-line error that says what is wrong."""
     return str(error["msg"]).removeprefix("Value error, ")
+
+
+def first_line(err: BaseException, limit: int = 200) -> str:
+    """The first line of an exception's message (its type name when empty), cut to ``limit``
+    characters: what goes inside the parentheses of a one-line error about a file."""
+    text = str(err).strip()
+    return (text.splitlines()[0] if text else type(err).__name__)[:limit]

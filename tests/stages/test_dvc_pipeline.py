@@ -145,7 +145,10 @@ def test_bench_quick_reports_every_figure(repro_repo: Path) -> None:
         "training_zarr_vs_memory",
         "predict_vs_backbone",
         "predict_windows_per_s",
+        "windowing_vs_floor",
         "windows_rss_4n_to_n",
+        "windows_rss_long_to_short_case",
+        "loader_2_workers_windows_per_s",
         "noop_repro_s",
     }
     assert report["machine"]["cpu_count"] > 0 and report["machine"]["versions"]["torch"]
@@ -153,7 +156,10 @@ def test_bench_quick_reports_every_figure(repro_repo: Path) -> None:
 
 FIGURES = (
     "windowing",
+    "windowing_floor",
     "windows_memory",
+    "long_case_memory",
+    "loader",
     "training",
     "dropout",
     "inference",

@@ -83,3 +83,24 @@ def test_subset_restricts_batches_to_the_given_windows() -> None:
         sampler = BlockBatchSampler(103, 10, 2, shuffle=shuffle, seed=0, subset=subset)
         seen = [i for b in sampler for i in b]
         assert sorted(seen) == sorted(subset.tolist()) and len(sampler) == 3
+
+
+def test_with_loader_workers_each_pool_goes_to_one_worker() -> None:
+    """A DataLoader gives batch k to worker k % workers: two workers must not both decode a
+    block. The batches are the same ones, only reordered; with no workers nothing changes."""
+    plain = BlockBatchSampler(4096, 256, 256, seed=3)
+    dealt = BlockBatchSampler(4096, 256, 256, seed=3, workers=2)
+    batches, reordered = list(plain), list(dealt)
+    assert batches == list(BlockBatchSampler(4096, 256, 256, seed=3, workers=1))
+    assert sorted(map(tuple, batches)) == sorted(map(tuple, reordered)) and batches != reordered
+    blocks = [{i // 256 for b in reordered[w::2] for i in b} for w in range(2)]
+    assert blocks[0].isdisjoint(blocks[1]) and blocks[0] | blocks[1] == set(range(16))
+
+
+def test_loader_with_two_workers_yields_every_window_once(
+    store_dir: tuple[Path, np.ndarray],
+) -> None:
+    folder, _ = store_dir
+    ds = WindowDataset(folder / "train.zarr", ["PPG", "ECG"])
+    seen = torch.cat([b["index"] for b in make_loader(ds, 16, shuffle=True, workers=2)])
+    assert sorted(seen.tolist()) == list(range(len(ds)))

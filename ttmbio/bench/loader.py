@@ -19,10 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from torch.utils.data import DataLoader
 
 from ttmbio.params import Params
-from ttmbio.windows.dataset import BlockBatchSampler, WindowDataset
+from ttmbio.windows.dataset import WindowDataset, make_loader
 from ttmbio.windows.store import StoreWriter, WindowStore
 
 
@@ -33,31 +32,26 @@ def write_repeated_store(source: Path, folder: Path, n: int, params: Params) -> 
     out = folder / "train.zarr"
     wp = params.windows
     writer = StoreWriter(
-        out, src.channels, src.length, src.fs, {}, wp.shard_windows, wp.chunk_windows, {}
+        out,
+        src.channels,
+        src.length,
+        src.fs,
+        {"source_index": "int64"},
+        wp.shard_windows,
+        wp.chunk_windows,
+        {"dataset": "bench", "split": "train"},
     )
     for start in range(0, n, wp.shard_windows):
         rows = np.arange(start, min(start + wp.shard_windows, n)) % len(windows)
-        writer.append(windows[rows], {})
+        writer.append(windows[rows], {"source_index": rows})
     writer.close()
     shutil.copy(source.parent / "stats.json", folder / "stats.json")
     return out
 
 
-def _identity(batch: dict[str, Any]) -> dict[str, Any]:
-    return batch
-
-
 def epoch_rate(dataset: WindowDataset, batch_size: int, workers: int, seed: int) -> float:
     """Windows/s over one shuffled epoch, timed from the first batch (workers started)."""
-    sampler = BlockBatchSampler(len(dataset), dataset.block_windows, batch_size, seed=seed)
-    loader = DataLoader(
-        dataset,
-        batch_sampler=sampler,
-        collate_fn=_identity,
-        num_workers=workers,
-        prefetch_factor=4 if workers else None,
-    )
-    batches = iter(loader)
+    batches = iter(make_loader(dataset, batch_size, shuffle=True, seed=seed, workers=workers))
     next(batches)
     start, count = time.perf_counter(), 0
     for batch in batches:

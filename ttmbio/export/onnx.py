@@ -22,7 +22,7 @@ from torch import nn
 
 from ttmbio.calibration.calibrator import Calibrator
 from ttmbio.calibration.metrics import EPS
-from ttmbio.errors import SourceError
+from ttmbio.errors import SourceError, first_line
 from ttmbio.finetune.inference import LoadedModel, to_scores
 
 INPUT, SCORE, PROBABILITY = "windows", "score", "probability"
@@ -100,7 +100,7 @@ def _one_line(path: Path) -> Iterator[None]:
     try:
         yield
     except Exception as err:  # torch.onnx raises many kinds; none is the user's input
-        first = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
+        first = first_line(err)
         raise SourceError(
             f"{path}: ONNX export failed ({type(err).__name__}: {first}); export with "
             "--no-onnx to skip the graph"
@@ -174,7 +174,7 @@ class OnnxScorer:
                 str(path), options, providers=["CPUExecutionProvider"]
             )
         except Exception as err:  # onnxruntime's own error types (Fail, InvalidGraph, ...)
-            first = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
+            first = first_line(err)
             raise SourceError(
                 f"{path}: not a model onnxruntime can load ({first}); re-export it with "
                 "`ttmbio export model`"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ttmbio.errors import SourceError
+from ttmbio.errors import SourceError, first_line
 from ttmbio.params import ForecastParams
 
 
@@ -19,7 +19,7 @@ def read_forecast_csv(csv: Path, id_column: str) -> pd.DataFrame:
     try:
         return pd.read_csv(csv, dtype={id_column: str})
     except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as err:
-        raise SourceError(f"{csv}: not a readable CSV ({str(err).splitlines()[0]})") from None
+        raise SourceError(f"{csv}: not a readable CSV ({first_line(err)})") from None
 
 
 def split_frames(cfg: ForecastParams, data: Path) -> dict[str, pd.DataFrame]:

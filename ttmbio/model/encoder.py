@@ -29,7 +29,7 @@ from tsfm_public.models.tinytimemixer import TinyTimeMixerConfig, TinyTimeMixerF
 from tsfm_public.models.tinytimemixer.modeling_tinytimemixer import TinyTimeMixerModel
 
 from ttmbio.dropout import use_fast_dropout
-from ttmbio.errors import ConfigError
+from ttmbio.errors import ConfigError, first_line
 from ttmbio.params import ModelParams
 from ttmbio.ttm import tiny_time_mixer_config
 
@@ -150,7 +150,7 @@ def load_pretrained(encoder: TTMEncoder, source: str, revision: str | None = Non
         cls = TinyTimeMixerModel if bare else TinyTimeMixerForPrediction
         loaded = cls.from_pretrained(source, revision=revision)
     except (OSError, ValueError) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        first = first_line(err, limit=10_000)
         raise ConfigError(
             f"model.pretrained={source!r}: cannot load TTM weights ({first}); give a local "
             "folder written by save_pretrained, or a hub id with network access"

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from safetensors.torch import load_file
 
 from ttmbio.digest import file_sha256
-from ttmbio.errors import SourceError
+from ttmbio.errors import SourceError, first_line
 from ttmbio.model.encoder import TTMEncoder
 from ttmbio.params import ModelParams
 from ttmbio.training.checkpoint import load_checkpoint
@@ -86,8 +86,9 @@ def load_encoder_folder(folder: Path) -> tuple[TTMEncoder, EncoderInfo]:
         encoder = TTMEncoder(info.model, info.channels)
         encoder.backbone.load_state_dict(backbone.state_dict())
     except (OSError, ValueError, RuntimeError) as err:  # unreadable or mismatched weights
-        first = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
-        raise SourceError(f"{weights}: cannot load ({first}); re-export the encoder") from None
+        raise SourceError(
+            f"{weights}: cannot load ({first_line(err)}); re-export the encoder"
+        ) from None
     if encoder.scale_embedding is not None:
         scale = folder / SCALE_FILE
         if not scale.is_file():

@@ -17,7 +17,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
-from ttmbio.errors import ConfigError, validation_reason
+from ttmbio.errors import ConfigError, first_line, validation_reason
 from ttmbio.params.data import DataParams, SplitsParams, SynthParams
 from ttmbio.params.evaluation import BaselineParams, CalibrateParams, EvaluateParams
 from ttmbio.params.finetune import TASKS, FinetuneParams
@@ -168,7 +168,7 @@ def load_params(path: Path | str = DEFAULT_PARAMS_PATH) -> Params:
     except ValidationError as err:
         raise ConfigError("; ".join(_describe(e, path) for e in err.errors())) from None
     except Exception as err:  # YAML syntax errors and the like
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        first = first_line(err, limit=10_000)
         raise ConfigError(f"{path}: cannot be read ({first}); fix the YAML syntax") from None
     finally:
         _params_path.reset(token)

@@ -73,7 +73,13 @@ class DatasetSource(ABC):
         default (empty for a dataset whose channels are not found by name)."""
         if tracks and self.name in tracks:
             return tracks[self.name]
-        section = DataParams.model_fields[self.name].annotation
+        field = DataParams.model_fields.get(self.name)
+        if field is None:
+            raise ConfigError(
+                f"dataset {self.name!r} has a reader but no data.{self.name} params section; "
+                "add its section to ttmbio/params/data.py (see README: adding a dataset)"
+            )
+        section = field.annotation
         if isinstance(section, type) and issubclass(section, TrackMapped):
             return section().tracks
         return {}

@@ -24,7 +24,7 @@ from safetensors import safe_open
 from safetensors.torch import save as safetensors_bytes
 
 from ttmbio.atomic import atomic_write_bytes
-from ttmbio.errors import SourceError
+from ttmbio.errors import SourceError, first_line
 
 FORMAT = "ttmbio-checkpoint/1"
 _TENSOR, _TUPLE, _ITEMS = "__tensor__", "__tuple__", "__items__"  # markers in the JSON tree
@@ -87,11 +87,6 @@ def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
     atomic_write_bytes(path, checkpoint_bytes(payload))
 
 
-def _first_line(err: Exception) -> str:
-    text = str(err).strip()
-    return (text.splitlines()[0] if text else type(err).__name__)[:200]
-
-
 def load_checkpoint(path: Path) -> dict[str, Any]:
     """Load safely (no pickle of arbitrary objects); a broken file is a one-line error."""
     path = Path(path)
@@ -110,6 +105,6 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
         return _from_tree(document["payload"], tensors)
     except Exception as err:  # torch/safetensors raise several types for corrupt files
         raise SourceError(
-            f"{path}: not a readable checkpoint ({_first_line(err)}); re-run the stage that "
+            f"{path}: not a readable checkpoint ({first_line(err)}); re-run the stage that "
             "writes it"
         ) from None
