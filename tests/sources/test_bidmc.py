@@ -69,7 +69,7 @@ def test_the_registry_finds_a_new_module_without_being_told(
         assert list(all_sources()) == ["vitaldb", "butppg", "bidmc", "mimic"]
         assert source_of("mimic").name == "mimic"
         # without its data.mimic params section, predict's track lookup names what is missing
-        with pytest.raises(ConfigError, match="no data.mimic params section; add its section"):
+        with pytest.raises(ConfigError, match=r"no data\.mimic params section; add its section"):
             source_of("mimic").track_map(None)
     finally:
         all_sources.cache_clear()

@@ -127,6 +127,24 @@ def test_a_windows_beats_do_not_depend_on_the_recording_after_its_segment(
 
 
 def test_a_block_that_is_not_a_whole_number_of_segments_is_refused() -> None:
-    with pytest.raises(ValidationError, match="block_s .* must be a multiple of peak_segment_s"):
+    with pytest.raises(ValidationError, match=r"block_s \(900\) must be a multiple"):
         WindowsParams(peak_segment_s=600.0, block_s=900.0)
     assert WindowsParams(peak_segment_s=600.0, block_s=1800.0).block_s == 1800.0
+
+
+def test_a_last_block_that_holds_no_window_start(rec: Recording) -> None:
+    """545 s in 60 s blocks: the last block (540-545 s) starts no window, but its seconds of
+    MAP still count for the forecast labels of the windows before it."""
+    short = Recording(
+        rec.dataset,
+        rec.case_id,
+        rec.subject_id,
+        {c: Signal(s.data[: round(545 * s.fs)], s.fs) for c, s in rec.signals.items()},
+    )
+    params = _params(SEGMENT_S)
+    plan = plan_blocks(short, params.vitaldb, params)
+    assert len(plan.block_starts(plan.blocks[-1])) == 0
+    _assert_same(
+        process_recording(short, params.vitaldb, _params(None)),
+        process_recording(short, params.vitaldb, params),
+    )

@@ -217,7 +217,8 @@ def _process_block(
     # of a clipped plateau and would hide the rail. Accelerometer axes are exempt: a device
     # held still is legitimately flat.
     physiological = [c for c in cfg.channels if not c.startswith("ACC_")]
-    if {"flatline", "clipping"} & set(cfg.gates) and physiological and n:
+    if {"flatline", "clipping"} & set(cfg.gates) and physiological:  # in every block, so
+        # the blocks' checks have the same keys (a block may hold no window start)
         flat, clip = _native_defects(rec, physiological, starts / fs, length / fs)
         checks["flatline"] = flat > q.flatline_max_s
         checks["clipping"] = clip > q.clipped_max_fraction
