@@ -13,6 +13,8 @@ from ttmbio.sources.base import resolve_channels
 from ttmbio.sources.vital_dir import (
     check_vital_file,
     load_vital_recording,
+    open_vital,
+    recording_from_vital,
     scan_vital_dir,
 )
 
@@ -119,3 +121,18 @@ def test_each_track_is_read_at_the_rate_it_was_recorded_at(tmp_path: Path) -> No
     np.testing.assert_allclose(rec.signals["PPG"].data, ppg, atol=1e-6)
     with pytest.raises(CaseError, match=r"track Solar8000/HR \(ECG\) is a numeric track"):
         load_vital_recording(tmp_path / "1.vital", "1", "1", {"ECG": "Solar8000/HR"})
+
+
+def test_an_unused_alias_track_does_not_change_the_recording(tmp_path: Path) -> None:
+    """vitaldb sizes every track by the span of all tracks parsed: a longer second ECG track
+    that is only an alias must not pad the chosen one with NaN."""
+    ecg = sine(10_000, 500.0, 1.2)
+    vf = vitaldb.VitalFile()
+    vf.dtstart, vf.dtend = DTSTART, DTSTART + 20.0
+    vf.add_track("SNUADC/ECG_II", [{"dt": DTSTART, "val": ecg}], srate=500.0)
+    vf.add_track("SNUADC/ECG_V5", [{"dt": DTSTART, "val": sine(15_000, 500.0, 1.2)}], srate=500.0)
+    vf.to_vital(str(tmp_path / "1.vital"))
+    parsed = open_vital(tmp_path / "1.vital", ["SNUADC/ECG_II", "SNUADC/ECG_V5"])
+    assert set(parsed.get_track_names()) == {"SNUADC/ECG_II", "SNUADC/ECG_V5"}
+    rec = recording_from_vital(parsed, tmp_path / "1.vital", "1", "1", {"ECG": "SNUADC/ECG_II"})
+    np.testing.assert_allclose(rec.signals["ECG"].data, ecg, atol=1e-6)  # 10,000, no NaN tail

@@ -95,6 +95,12 @@ def test_with_loader_workers_each_pool_goes_to_one_worker() -> None:
     assert sorted(map(tuple, batches)) == sorted(map(tuple, reordered)) and batches != reordered
     blocks = [{i // 256 for b in reordered[w::2] for i in b} for w in range(2)]
     assert blocks[0].isdisjoint(blocks[1]) and blocks[0] | blocks[1] == set(range(16))
+    # a short last block (4000 windows: 15 blocks and 160) is pooled last, so the pools
+    # before it still go whole to one worker
+    for seed in range(5):
+        dealt = list(BlockBatchSampler(4000, 256, 256, seed=seed, workers=2))
+        blocks = [{i // 256 for b in dealt[w::2][:6] for i in b} for w in range(2)]
+        assert blocks[0].isdisjoint(blocks[1]), seed
 
 
 def test_loader_with_two_workers_yields_every_window_once(

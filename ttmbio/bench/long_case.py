@@ -30,6 +30,11 @@ def write_long_case(
     source: Path, out: Path, hours: float, aliases: dict[str, list[str]], channels: list[str]
 ) -> None:
     """``source``'s waves of ``channels`` repeated to ``hours``, as a ``.vital`` file at ``out``."""
+    if not source.is_file():
+        raise SourceError(
+            f"{source}: the long-case figure repeats a local .vital file; run the bench on a "
+            "vital_dir source (data.vitaldb.source)"
+        )
     vf = open_vital(source, [t for c in channels for t in aliases.get(c, [])])
     found, missing = resolve_channels(vf.get_track_names(), aliases, channels)
     if missing:

@@ -131,7 +131,11 @@ def peak_rss_bytes(params: Params, rows: list[CaseRow]) -> int:
             break
         except Empty:
             if not proc.is_alive():
-                raise RuntimeError(f"windowing child exited with {proc.exitcode}") from None
+                try:  # it may have put its figure and exited since the timeout
+                    peak = queue.get(timeout=1.0)
+                    break
+                except Empty:
+                    raise RuntimeError(f"windowing child exited with {proc.exitcode}") from None
     proc.join(timeout=60)
     if proc.exitcode != 0:
         raise RuntimeError(f"windowing child exited with {proc.exitcode}")

@@ -174,10 +174,11 @@ def _wave_rate(vf: vitaldb.VitalFile, path: Path, channel: str, track: str) -> f
 
 
 def open_vital(path: Path, track_names: Sequence[str]) -> vitaldb.VitalFile:
-    """Check that ``path`` is complete, then parse only the tracks named (one pass each).
+    """Check that ``path`` is complete, then parse only the tracks named, in one pass.
 
     ``vitaldb`` matches names by suffix as well, so the file may hold more tracks than named;
-    callers pick theirs by exact name with :func:`ttmbio.sources.base.resolve_channels`.
+    callers pick theirs by exact name with :func:`ttmbio.sources.base.resolve_channels` and
+    pass the result to :func:`recording_from_vital`.
     """
     check_vital_file(path)
     names = list(dict.fromkeys(track_names))  # vitaldb reads every track when given none
@@ -204,6 +205,10 @@ def recording_from_vital(
     absent = [t for t in channel_tracks.values() if t not in vf.get_track_names()]
     if absent:
         raise CaseError(f"{path}: missing track(s) {absent}; check data.vitaldb.tracks aliases")
+    if set(vf.get_track_names()) - set(channel_tracks.values()):
+        # tracks parsed but not used (other aliases) would widen vitaldb's dtstart/dtend, and
+        # with them every channel's length: parse again with the chosen tracks alone
+        vf = vitaldb.VitalFile(str(path), track_names=list(dict.fromkeys(channel_tracks.values())))
     signals: dict[str, Signal] = {}
     last_use = {track: channel for channel, track in channel_tracks.items()}
     for channel, track in channel_tracks.items():

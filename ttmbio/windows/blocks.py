@@ -8,8 +8,10 @@ channel is resampled from its native samples with the FIR's support on both side
 starting where its polyphase pattern starts, and filtered by
 :class:`~ttmbio.signal.chunked.ChunkedFiltFilt`, which gives ``sosfiltfilt``'s bytes a range at
 a time. So blocks give the windows stage exactly the output of whole-recording processing
-(``block_s: null``), with memory that no longer grows with the recording's length. A
-recording of one block is processed whole, as before.
+(``block_s: null``), while resampling, filtering and gating work on one block's samples at a
+time. What still grows with the recording's length: its native samples (the reader holds the
+whole file), the kept windows and a few filter states per minute. A recording of one block is
+processed whole, as before.
 
 Peaks are detected per *segment* of ``windows.peak_segment_s`` (blocks hold whole segments):
 a window takes its beats from the segment holding its start, detected on that segment plus
