@@ -131,11 +131,18 @@ def summarize(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
         "loader_2_workers_windows_per_s": report["loader"]["workers_2"],
         "noop_repro_s": report["noop_repro"]["seconds"],
     }
+    # the long-case target is for 12 h vs 1 h; --quick measures 3 h vs 1 h, which says nothing
+    # about it, so its "met" is None there rather than a yes it did not earn
+    not_judged = {"windows_rss_long_to_short_case"} if report["quick"] else set()
     out = {}
     for name, value in values.items():
         op, target = TARGETS[name]
         met = value >= target if op == ">=" else value <= target
-        out[name] = {"value": value, "target": f"{op} {target:g}", "met": bool(met)}
+        out[name] = {
+            "value": value,
+            "target": f"{op} {target:g}",
+            "met": None if name in not_judged else bool(met),
+        }
     return out
 
 
@@ -221,5 +228,6 @@ def format_table(report: dict[str, Any]) -> str:
     lines.append(f"no-op dvc repro | {report['noop_repro']['seconds']:.2f} s")
     lines += ["", "target | value | met"]
     for name, s in report["summary"].items():
-        lines.append(f"{name} {s['target']} | {s['value']:,.3g} | {'yes' if s['met'] else 'NO'}")
+        met = "n/a (--quick)" if s["met"] is None else "yes" if s["met"] else "NO"
+        lines.append(f"{name} {s['target']} | {s['value']:,.3g} | {met}")
     return "\n".join(lines)
