@@ -4,9 +4,10 @@ Real VitalDB cases last hours; the default synthetic ones 20-30 minutes. The ben
 cases by repeating a default case's waveforms (ECG, PLETH, ART at their recorded rate) to the
 length asked, writes them as ``.vital`` files in a temporary folder, and windows each in a
 fresh process (:func:`ttmbio.bench.windowing.peak_rss_bytes`), so the figure is the stage's
-whole footprint for that case. Blocks (``windows.block_s``) keep the processing flat in the
-recording's length; what still grows is the read: ``vitaldb`` parses a whole file (it can read
-the first N seconds of a file, not a time range), so a case's samples are in memory once.
+whole footprint for that case. Blocks (``windows.block_s``) keep resampling, filtering and
+gating flat in the recording's length; what still grows is the read: ``vitaldb`` parses a whole
+file (it can read the first N seconds of a file, not a time range), so a case's native samples
+are held whole, with its parsed packets while they are copied out, and so are its kept windows.
 """
 
 from __future__ import annotations

@@ -194,8 +194,9 @@ def recording_from_vital(
 ) -> Recording:
     """The named channels of a parsed file, each at the sampling rate its track was recorded at.
 
-    The file's packets are released track by track as each is copied out, so a long case
-    holds its samples about once, not twice (``to_numpy`` would also copy each column again).
+    The file's packets are released track by track as each is copied out, so once read a
+    long case holds its samples once (while the first track is copied, all packets are still
+    held too); ``to_numpy`` would also copy each column again.
 
     Reading at one common interval would make vitaldb repeat the samples of a slower track
     (a 100 Hz PPG next to 500 Hz ECG) into a staircase; at its own rate, each track is
