@@ -23,7 +23,7 @@ from ttmbio.bench.windowing import peak_rss_bytes
 from ttmbio.errors import SourceError
 from ttmbio.params import Params
 from ttmbio.sources.base import resolve_channels
-from ttmbio.sources.vital_dir import open_vital
+from ttmbio.sources.vital_dir import open_vital, recording_from_vital
 from ttmbio.splits.schema import CaseRow
 
 
@@ -40,16 +40,13 @@ def write_long_case(
     found, missing = resolve_channels(vf.get_track_names(), aliases, channels)
     if missing:
         raise SourceError(f"{source}: no track for {missing}; check data.vitaldb.tracks")
-    tracks = list(found.values())
     long = vitaldb.VitalFile()
     long.dtstart, long.dgmt = vf.dtstart, vf.dgmt
-    for name in tracks:
-        track = vf.find_track(name)
-        samples = np.asarray(vf.get_track_samples(name, 1.0 / track.srate), dtype=np.float32)
-        size = round(hours * 3600 * track.srate)
-        long.add_track(
-            name, [{"dt": vf.dtstart, "val": np.resize(samples, size)}], srate=track.srate
-        )
+    rec = recording_from_vital(vf, source, "source", "source", found)
+    for channel, name in found.items():
+        sig = rec.signals[channel]
+        size = round(hours * 3600 * sig.fs)
+        long.add_track(name, [{"dt": long.dtstart, "val": np.resize(sig.data, size)}], srate=sig.fs)
     long.dtend = vf.dtstart + hours * 3600
     long.to_vital(str(out), compresslevel=1)
 

@@ -226,9 +226,10 @@ def _process_block(
     beats = SegmentBeats(plan, block, starts, length, fs)
     if "ECG" in channel:
         ecg = filt[channel["ECG"]]
-        r_peaks = beats.per_window(ecg, ecg_r_peaks)
+        r_found = beats.detect(ecg, ecg_r_peaks)
+        r_peaks = beats.windows_of(r_found)
         info["hr_bpm"] = heart_rate_bpm(r_peaks, fs).astype(np.float32)
-        info["ecg_sqi"] = _ecg_sqi(ecg, w_filt[:, channel["ECG"]], r_peaks, beats, q, fs)
+        info["ecg_sqi"] = _ecg_sqi(ecg, w_filt[:, channel["ECG"]], r_found, beats, q, fs)
         lo, hi = q.hr_bpm
         checks["hr"] = ~((info["hr_bpm"] >= lo) & (info["hr_bpm"] <= hi))
         checks["ecg_sqi"] = ~(info["ecg_sqi"] >= q.sqi_min("ecg_sqi"))
@@ -270,23 +271,27 @@ def _process_block(
 def _ecg_sqi(
     ecg: np.ndarray,
     windows: np.ndarray,
-    r_peaks: list[np.ndarray],
+    r_found: list[tuple[np.ndarray, np.ndarray]],
     beats: SegmentBeats,
     q: QualityParams,
     fs: float,
 ) -> np.ndarray:
     """The ``ecg_sqi`` of every candidate window by ``q.ecg_method`` (float32).
 
-    ``r_peaks`` are each window's R peaks (detector "neurokit"). ``bsqi`` runs its two
-    detectors once per detection segment of the filtered ECG, like the R peaks.
+    ``r_found`` are the R peaks (detector "neurokit") of each detection segment. ``bsqi`` runs
+    its two detectors once per segment of the filtered ECG, reusing ``r_found`` for
+    "neurokit".
     """
+    r_peaks = beats.windows_of(r_found)
     if q.ecg_method == "morphology":
         sqi = morphology_sqi(windows, r_peaks, fs, q.morph_r_min, q.morph_max, q.ecg_morph_half_s)
     elif q.ecg_method == "template":
         sqi = ecg_template_sqi(windows, r_peaks, fs)
     else:
         a, b = (
-            beats.detect(ecg, lambda x, f, m=method: ecg_r_peaks(x, f, m))
+            r_found
+            if method == "neurokit"
+            else beats.detect(ecg, lambda x, f, m=method: ecg_r_peaks(x, f, m))
             for method in q.ecg_bsqi_detectors
         )
         per_run = [
