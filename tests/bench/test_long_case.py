@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import multiprocessing as mp
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -10,6 +12,7 @@ from tests.fixtures.files import standard_tracks, write_vital
 from tests.windows.test_store import write_store
 from ttmbio.bench.loader import write_repeated_store
 from ttmbio.bench.long_case import write_long_case
+from ttmbio.bench.windowing import own_peak_rss_bytes
 from ttmbio.params import Params
 from ttmbio.sources.vital_dir import load_vital_recording
 from ttmbio.windows.store import WindowStore
@@ -36,3 +39,21 @@ def test_the_loader_store_cycles_the_source_windows(tmp_path: Path) -> None:
     got = WindowStore(store)
     assert len(got) == 30 and (tmp_path / "out" / "stats.json").exists()
     np.testing.assert_array_equal(got.read(0, 30), source[np.arange(30) % 11])
+
+
+def _child_peak(queue: Any) -> None:
+    queue.put(own_peak_rss_bytes())
+
+
+def test_a_spawned_process_peak_leaves_out_its_parents() -> None:
+    """Linux carries a parent's high-water mark across exec into ``ru_maxrss``: a bench that
+    has just written a 12-hour case would measure itself, not the windowing child."""
+    held = np.ones(600 * 2**20 // 8)  # 600 MB resident in this process
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_child_peak, args=(queue,))
+    proc.start()
+    child = queue.get(timeout=120)
+    proc.join(timeout=60)
+    assert held.sum() > 0
+    assert own_peak_rss_bytes() > 600 * 2**20 > child

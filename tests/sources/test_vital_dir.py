@@ -133,6 +133,6 @@ def test_an_unused_alias_track_does_not_change_the_recording(tmp_path: Path) -> 
     vf.add_track("SNUADC/ECG_V5", [{"dt": DTSTART, "val": sine(15_000, 500.0, 1.2)}], srate=500.0)
     vf.to_vital(str(tmp_path / "1.vital"))
     parsed = open_vital(tmp_path / "1.vital", ["SNUADC/ECG_II", "SNUADC/ECG_V5"])
-    assert set(parsed.get_track_names()) == {"SNUADC/ECG_II", "SNUADC/ECG_V5"}
+    assert set(parsed.track_names()) == {"SNUADC/ECG_II", "SNUADC/ECG_V5"}
     rec = recording_from_vital(parsed, tmp_path / "1.vital", "1", "1", {"ECG": "SNUADC/ECG_II"})
     np.testing.assert_allclose(rec.signals["ECG"].data, ecg, atol=1e-6)  # 10,000, no NaN tail

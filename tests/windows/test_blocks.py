@@ -148,3 +148,15 @@ def test_a_last_block_that_holds_no_window_start(rec: Recording) -> None:
         process_recording(short, params.vitaldb, _params(None)),
         process_recording(short, params.vitaldb, params),
     )
+
+
+def test_spilled_windows_are_the_windows_kept_in_memory(rec: Recording, tmp_path) -> None:
+    """The windows stage spills each block's kept windows to a file as the block is done."""
+    cfg = WindowsParams().vitaldb
+    held = process_recording(rec, cfg, _params(SEGMENT_S))
+    spilled = process_recording(rec, cfg, _params(SEGMENT_S), spill=tmp_path)
+    assert spilled.signals.path.parent == tmp_path
+    assert len(spilled) == len(held) > 0
+    assert np.asarray(spilled.signals).tobytes() == held.signals.tobytes()
+    for key in held.meta:
+        assert spilled.meta[key].tobytes() == held.meta[key].tobytes(), key

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -81,11 +82,18 @@ def test_normalisation_stats_come_from_train_only(built) -> None:
     assert stats["channels"]["ABP"]["mean"] > 50  # mmHg, filtered but not high-passed
 
 
-def test_stores_are_byte_identical_for_one_and_two_workers(built, tmp_path: Path) -> None:
+def test_stores_are_byte_identical_for_one_and_two_workers(
+    built, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Workers spill each case's kept windows to a temporary folder; none is left behind."""
     tmp, params, _, extra = built
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     two = params.model_copy(update={"windows": params.windows.model_copy(update={"workers": 2})})
     build_windows(two, extra["doc"], tmp_path / "windows", no_progress)
     assert digest(tmp_path / "windows") == digest(tmp / "windows")
+    assert list(scratch.iterdir()) == []
 
 
 def test_case_missing_a_track_or_all_nan_is_skipped_and_reported(built, tmp_path: Path) -> None:

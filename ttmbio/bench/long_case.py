@@ -5,9 +5,10 @@ cases by repeating a default case's waveforms (ECG, PLETH, ART at their recorded
 length asked, writes them as ``.vital`` files in a temporary folder, and windows each in a
 fresh process (:func:`ttmbio.bench.windowing.peak_rss_bytes`), so the figure is the stage's
 whole footprint for that case. Blocks (``windows.block_s``) keep resampling, filtering and
-gating flat in the recording's length; what still grows is the read: ``vitaldb`` parses a whole
-file (it can read the first N seconds of a file, not a time range), so a case's native samples
-are held whole, with its parsed packets while they are copied out, and so are its kept windows.
+gating flat in the recording's length, the streaming reader
+(:mod:`ttmbio.sources.vital_stream`) keeps the native samples in a temporary file rather than
+in memory, and the kept windows go to the store through another
+(:mod:`ttmbio.windows.kept`).
 """
 
 from __future__ import annotations
@@ -36,18 +37,20 @@ def write_long_case(
             f"{source}: the long-case figure repeats a local .vital file; run the bench on a "
             "vital_dir source (data.vitaldb.source)"
         )
-    vf = open_vital(source, [t for c in channels for t in aliases.get(c, [])])
-    found, missing = resolve_channels(vf.get_track_names(), aliases, channels)
+    stream = open_vital(source, [t for c in channels for t in aliases.get(c, [])])
+    found, missing = resolve_channels(stream.track_names(), aliases, channels)
     if missing:
         raise SourceError(f"{source}: no track for {missing}; check data.vitaldb.tracks")
     long = vitaldb.VitalFile()
-    long.dtstart, long.dgmt = vf.dtstart, vf.dgmt
-    rec = recording_from_vital(vf, source, "source", "source", found)
+    long.dtstart, _ = stream.span(list(found.values()))
+    long.dgmt = stream.dgmt
+    rec = recording_from_vital(stream, source, "source", "source", found)
     for channel, name in found.items():
         sig = rec.signals[channel]
         size = round(hours * 3600 * sig.fs)
-        long.add_track(name, [{"dt": long.dtstart, "val": np.resize(sig.data, size)}], srate=sig.fs)
-    long.dtend = vf.dtstart + hours * 3600
+        waves = np.resize(np.asarray(sig.data), size)
+        long.add_track(name, [{"dt": long.dtstart, "val": waves}], srate=sig.fs)
+    long.dtend = long.dtstart + hours * 3600
     long.to_vital(str(out), compresslevel=1)
 
 

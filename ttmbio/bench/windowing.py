@@ -2,13 +2,17 @@
 
 Both run the windows stage's own per-split path (:func:`ttmbio.windows.build._write_split`:
 read ``.vital`` → resample, filter, gate → write zarr) on the VitalDB cases of a split file.
-Peak memory is measured in a fresh process per run (``ru_maxrss`` of that process), with one
-worker, so the number is the whole stage's footprint and comparable between N and 4N cases.
+Peak memory is measured in a fresh process per run, with one worker, so the number is the
+whole stage's footprint and comparable between N and 4N cases. On Linux it is the process's
+own high-water mark (``VmHWM``): ``ru_maxrss`` of a spawned process also counts its parent's
+peak, because Linux carries the parent's high-water mark across the ``exec``, so a bench that
+had just written a 12-hour case would have measured itself.
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
+import platform
 import resource
 import shutil
 import statistics
@@ -116,7 +120,18 @@ def windowing_throughput(
 def _child(params: Params, rows: list[CaseRow], queue: Any) -> None:
     with tempfile.TemporaryDirectory(prefix="ttmbio-rss-") as tmp:
         _write(_with_workers(params, 1), rows, Path(tmp))
-    queue.put(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)  # KiB on Linux
+    queue.put(own_peak_rss_bytes())
+
+
+def own_peak_rss_bytes() -> int:
+    """This process's peak resident memory since its ``exec``, not counting its parent's."""
+    status = Path("/proc/self/status")
+    if status.is_file():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024  # kB
+    scale = 1 if platform.system() == "Darwin" else 1024  # bytes on macOS, KiB elsewhere
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
 
 
 def peak_rss_bytes(params: Params, rows: list[CaseRow]) -> int:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -77,11 +77,34 @@ class SourceIndex:
     notes: list[str] = field(default_factory=list)
 
 
+class Samples(Protocol):
+    """A channel's float32 samples: an array, or a reader that gives ranges of one on demand
+    (a long recording read from a temporary file) and the whole through ``np.asarray``."""
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, key: slice) -> np.ndarray: ...
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray: ...
+
+
+def finite_range(x: Samples, chunk: int = 1 << 20) -> tuple[float, float]:
+    """Smallest and largest finite sample (inf, -inf when none), a chunk at a time so a
+    multi-hour channel is never copied whole."""
+    lo, hi = np.inf, -np.inf
+    for i in range(0, len(x), chunk):
+        part = np.asarray(x[i : i + chunk])
+        part = part[np.isfinite(part)]
+        if part.size:
+            lo, hi = min(lo, float(part.min())), max(hi, float(part.max()))
+    return lo, hi
+
+
 @dataclass(frozen=True)
 class Signal:
     """One channel: float32 samples (NaN where missing) at ``fs`` Hz."""
 
-    data: np.ndarray
+    data: Samples
     fs: float
 
     @property

@@ -22,9 +22,11 @@ from ttmbio.sources.base import (
     Signal,
     Skipped,
     SourceIndex,
+    finite_range,
     plain_attrs,
     resolve_channels,
 )
+from ttmbio.sources.vital_stream import VitalStream
 
 DATASET = "vitaldb"
 _CHUNK = 1 << 20
@@ -162,64 +164,55 @@ def scan_vital_dir(
     return index
 
 
-def _wave_rate(vf: vitaldb.VitalFile, path: Path, channel: str, track: str) -> float:
+def _wave_rate(stream: VitalStream, path: Path, channel: str, track: str) -> float:
     """The track's own sampling rate, as the file stores it; numeric tracks have none."""
-    srate = float(getattr(vf.find_track(track), "srate", 0.0) or 0.0)
-    if srate <= 0:
+    info = stream.tracks[track]
+    if info.kind != 1 or info.srate <= 0:
         raise CaseError(
             f"{path}: track {track} ({channel}) is a numeric track, not a waveform; "
             f"map {channel} to a wave track in data.vitaldb.tracks"
         )
-    return srate
+    return float(info.srate)
 
 
-def open_vital(path: Path, track_names: Sequence[str]) -> vitaldb.VitalFile:
-    """Check that ``path`` is complete, then parse only the tracks named, in one pass.
+def open_vital(path: Path, track_names: Sequence[str]) -> VitalStream:
+    """Read the tracks named (exact names) of a complete ``.vital`` file in one streaming pass.
 
-    ``vitaldb`` matches names by suffix as well, so the file may hold more tracks than named;
-    callers pick theirs by exact name with :func:`ttmbio.sources.base.resolve_channels` and
-    pass the result to :func:`recording_from_vital`.
+    The file may lack some of them; callers pick theirs with
+    :func:`ttmbio.sources.base.resolve_channels` over ``track_names()`` and pass the result to
+    :func:`recording_from_vital`. A truncated or corrupt file is a :class:`CaseError`.
     """
-    check_vital_file(path)
-    names = list(dict.fromkeys(track_names))  # vitaldb reads every track when given none
-    return vitaldb.VitalFile(str(path), track_names=names, header_only=not names)
+    return VitalStream(path, dict.fromkeys(track_names))
 
 
 def recording_from_vital(
-    vf: vitaldb.VitalFile,
+    stream: VitalStream,
     path: Path,
     case_id: str,
     subject_id: str,
     channel_tracks: Mapping[str, str],
 ) -> Recording:
-    """The named channels of a parsed file, each at the sampling rate its track was recorded at.
+    """The named channels of a read file, each at the sampling rate its track was recorded at.
 
-    The file's packets are released track by track as each is copied out, so once read a
-    long case holds its samples once (while the first track is copied, all packets are still
-    held too); ``to_numpy`` would also copy each column again.
-
-    Reading at one common interval would make vitaldb repeat the samples of a slower track
-    (a 100 Hz PPG next to 500 Hz ECG) into a staircase; at its own rate, each track is
-    resampled to ``windows.fs`` with anti-aliasing later. Raises :class:`CaseError` naming
-    the file for a missing, numeric or all-NaN track.
+    Each channel's samples are those ``vitaldb`` gives for the chosen tracks alone
+    (``get_track_samples(track, 1 / srate)``), read a range at a time from the stream's
+    temporary file (:class:`~ttmbio.sources.vital_stream.TrackSamples`), so a long case is not
+    held in memory. Reading at one common interval would make vitaldb repeat the samples of a
+    slower track (a 100 Hz PPG next to 500 Hz ECG) into a staircase; at its own rate, each
+    track is resampled to ``windows.fs`` with anti-aliasing later. Raises :class:`CaseError`
+    naming the file for a missing, numeric or all-NaN track.
     """
-    absent = [t for t in channel_tracks.values() if t not in vf.get_track_names()]
+    absent = [t for t in channel_tracks.values() if t not in stream.tracks]
     if absent:
         raise CaseError(f"{path}: missing track(s) {absent}; check data.vitaldb.tracks aliases")
-    if set(vf.get_track_names()) - set(channel_tracks.values()):
-        # tracks parsed but not used (other aliases) would widen vitaldb's dtstart/dtend, and
-        # with them every channel's length: parse again with the chosen tracks alone
-        vf = vitaldb.VitalFile(str(path), track_names=list(dict.fromkeys(channel_tracks.values())))
+    span = stream.span(list(dict.fromkeys(channel_tracks.values())))
     signals: dict[str, Signal] = {}
-    last_use = {track: channel for channel, track in channel_tracks.items()}
     for channel, track in channel_tracks.items():
-        fs = _wave_rate(vf, path, channel, track)
-        column = np.asarray(vf.get_track_samples(track, 1.0 / fs), dtype=np.float32)
-        if last_use[track] == channel:  # free the track's packets before the next is copied
-            vf.find_track(track).recs = []
-        if not np.isfinite(column).any():
+        fs = _wave_rate(stream, path, channel, track)
+        samples = stream.samples(track, span)
+        if not np.isfinite(finite_range(samples)[0]):
             raise CaseError(f"{path}: track {track} ({channel}) has no finite samples")
-        signals[channel] = Signal(column, fs)
+        signals[channel] = Signal(samples, fs)
     return Recording(DATASET, case_id, subject_id, signals)
 
 
@@ -230,5 +223,5 @@ def load_vital_recording(
 
     Raises :class:`CaseError` naming the file for a corrupt or truncated file too.
     """
-    vf = open_vital(path, list(channel_tracks.values()))
-    return recording_from_vital(vf, path, case_id, subject_id, channel_tracks)
+    stream = open_vital(path, list(channel_tracks.values()))
+    return recording_from_vital(stream, path, case_id, subject_id, channel_tracks)

@@ -9,8 +9,10 @@ starting where its polyphase pattern starts, and filtered by
 :class:`~ttmbio.signal.chunked.ChunkedFiltFilt`, which gives ``sosfiltfilt``'s bytes a range at
 a time. So blocks give the windows stage exactly the output of whole-recording processing
 (``block_s: null``), while resampling, filtering and gating work on one block's samples at a
-time. What still grows with the recording's length: its native samples (the reader holds the
-whole file), the kept windows and a few filter states per minute. A recording of one block is
+time. The native samples come a range at a time from the reader's temporary file
+(:mod:`ttmbio.sources.vital_stream`) and the kept windows go to one
+(:mod:`ttmbio.windows.kept`), so what still grows with the recording's length is small: a few
+filter states per minute and a few numbers per candidate window. A recording of one block is
 processed whole, as before.
 
 Peaks are detected per *segment* of ``windows.peak_segment_s`` (blocks hold whole segments):

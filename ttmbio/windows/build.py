@@ -7,6 +7,7 @@ channel is skipped and reported; the stage goes on with the others.
 
 from __future__ import annotations
 
+import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from ttmbio.params import SPLIT_NAMES, Params
 from ttmbio.sources.base import Recording
 from ttmbio.sources.registry import source_of
 from ttmbio.splits.schema import CaseRow, SplitFile
+from ttmbio.windows.kept import SpilledWindows, window_chunks
 from ttmbio.windows.labels import EXCLUSION_NAMES as EXCLUSIONS
 from ttmbio.windows.process import WindowBlock, process_recording
 from ttmbio.windows.stats import channel_stats, write_stats
@@ -35,6 +37,7 @@ class CaseJob:
     dataset: str
     row: CaseRow
     params: Params
+    spill: Path | None = None  # folder for the case's kept windows (see windows.kept)
 
 
 @dataclass
@@ -55,7 +58,7 @@ def _process(job: CaseJob) -> CaseResult:
     cfg = job.params.windows.dataset(job.dataset)
     try:
         rec = load_recording(job.dataset, job.row, job.params)
-        block = process_recording(rec, cfg, job.params.windows)
+        block = process_recording(rec, cfg, job.params.windows, job.spill)
     except CaseError as err:
         message = str(err)
         if job.row.file not in message:
@@ -105,6 +108,17 @@ def _meta_dtypes(dataset: str, dtypes: dict[str, Any], params: Params) -> dict[s
     return fields
 
 
+def _append_case(
+    writer: StoreWriter, block: WindowBlock, meta: dict[str, np.ndarray], size: int
+) -> None:
+    """A recording's windows, a shard's worth at a time, so zarr never gets the whole case."""
+    start = 0
+    for part in window_chunks(block.signals, size):
+        stop = start + len(part)
+        writer.append(part, {k: v[start:stop] for k, v in meta.items()})
+        start = stop
+
+
 def _write_split(
     dataset: str,
     split: str,
@@ -131,22 +145,27 @@ def _write_split(
     candidates, cases_used = 0, 0
     forecast: Counter[int] = Counter()  # kept windows per hypotension_forecast label
     sqi: dict[str, list[np.ndarray]] = {}
-    jobs = [CaseJob(dataset, row, params) for row in rows]
-    results = progress(ordered_map(_process, jobs, wp.workers), len(jobs), f"{dataset}/{split}")
-    for row, result in zip(rows, results, strict=True):
-        if result.block is None:
-            skipped.append({"case_id": result.case_id, "reason": str(result.error)})
-            continue
-        block = result.block
-        candidates += block.candidates
-        rejected.update(block.rejected)
-        for key, values in block.sqi_all.items():
-            sqi.setdefault(key, []).append(values)
-        if len(block):
-            cases_used += 1
-            writer.append(block.signals, _case_meta(block, row, dtypes))
-            if "hypotension_forecast" in block.meta:
-                forecast.update(block.meta["hypotension_forecast"].tolist())
+    with tempfile.TemporaryDirectory(prefix="ttmbio-windows-") as spill:
+        jobs = [CaseJob(dataset, row, params, Path(spill)) for row in rows]
+        results = ordered_map(_process, jobs, wp.workers)
+        for row, result in zip(
+            rows, progress(results, len(jobs), f"{dataset}/{split}"), strict=True
+        ):
+            if result.block is None:
+                skipped.append({"case_id": result.case_id, "reason": str(result.error)})
+                continue
+            block = result.block
+            candidates += block.candidates
+            rejected.update(block.rejected)
+            for key, values in block.sqi_all.items():
+                sqi.setdefault(key, []).append(values)
+            if len(block):
+                cases_used += 1
+                _append_case(writer, block, _case_meta(block, row, dtypes), wp.shard_windows)
+                if "hypotension_forecast" in block.meta:
+                    forecast.update(block.meta["hypotension_forecast"].tolist())
+            if isinstance(block.signals, SpilledWindows):
+                block.signals.remove()
     n = writer.close()
     metrics: dict[str, Any] = {
         "windows": n,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -33,7 +34,7 @@ from ttmbio.signal.quality import (
     ppg_skewness_sqi,
     ppg_template_sqi,
 )
-from ttmbio.sources.base import Recording, Signal
+from ttmbio.sources.base import Recording, Signal, finite_range
 from ttmbio.windows.beats import SegmentBeats
 from ttmbio.windows.blocks import (
     Block,
@@ -43,6 +44,7 @@ from ttmbio.windows.blocks import (
     filter_spec,
     plan_blocks,
 )
+from ttmbio.windows.kept import SpilledWindows
 from ttmbio.windows.labels import forecast_labels, map_per_second
 
 __all__ = ["GATE_ORDER", "WindowBlock", "check_channels", "filter_spec", "process_recording"]
@@ -65,7 +67,7 @@ SQI_FIELDS = ("ecg_sqi", "ppg_tsqi", "ppg_ssqi", "n_cycles", "hr_bpm")
 class WindowBlock:
     """Accepted windows of one recording plus what the gates saw of all candidates."""
 
-    signals: np.ndarray  # [n, C, T] float32, filtered, not normalised
+    signals: np.ndarray | SpilledWindows  # [n, C, T] float32, filtered, not normalised
     meta: dict[str, np.ndarray]  # per accepted window: start_s, labels, SQIs
     candidates: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
@@ -80,20 +82,8 @@ class WindowBlock:
         return len(self.signals)
 
 
-def _finite_range(x: np.ndarray, chunk: int = 1 << 20) -> tuple[float, float]:
-    """Smallest and largest finite sample (inf, -inf when none), a chunk at a time so a
-    multi-hour channel is never copied whole."""
-    lo, hi = np.inf, -np.inf
-    for i in range(0, len(x), chunk):
-        part = x[i : i + chunk]
-        part = part[np.isfinite(part)]
-        if part.size:
-            lo, hi = min(lo, float(part.min())), max(hi, float(part.max()))
-    return lo, hi
-
-
 def _check_channel(channel: str, sig: Signal, spec: FilterParams, gates: list[str]) -> None:
-    lo, hi = _finite_range(sig.data)
+    lo, hi = finite_range(sig.data)
     if not np.isfinite(lo):
         raise CaseError(f"channel {channel} has no finite samples")
     edge = max((e for e in spec.band if e is not None), default=0.0)
@@ -146,18 +136,32 @@ class _BlockResult:
     map_s: np.ndarray  # per-second MAP of the seconds centred in the block's core
 
 
-def process_recording(rec: Recording, cfg: DatasetWindows, params: WindowsParams) -> WindowBlock:
+def process_recording(
+    rec: Recording, cfg: DatasetWindows, params: WindowsParams, spill: Path | None = None
+) -> WindowBlock:
     """Windows of one recording that pass ``cfg.gates``, with per-window labels and SQIs.
 
     With an ABP channel, windows also get ``map_mmhg``, ``hypotension`` and
     ``hypotension_forecast`` (see :mod:`ttmbio.windows.labels`); a label horizon keeps only
     windows followed by ``label_horizon_s`` of recording. The recording is worked through in
     blocks (:mod:`ttmbio.windows.blocks`), which gives the same bytes as processing it whole.
+    With a ``spill`` folder, each block's kept windows go to a file there as the block is done
+    (:class:`~ttmbio.windows.kept.SpilledWindows`) rather than staying in memory.
     """
     check_channels(rec, cfg, params)
     plan = plan_blocks(rec, cfg, params)
     signals = RecordingSignals(rec, cfg, params, plan)
-    parts = [_process_block(rec, cfg, params, plan, b, signals) for b in plan.blocks]
+    shape = (len(cfg.channels), params.length)
+    kept = SpilledWindows.create(spill, shape) if spill is not None else None
+    parts, held = [], []
+    for b in plan.blocks:
+        part = _process_block(rec, cfg, params, plan, b, signals)
+        if kept is None:
+            held.append(part.signals)
+        else:
+            kept.append(part.signals)
+        part.signals = np.zeros((0, *shape), dtype=np.float32)
+        parts.append(part)
     checks = {k: np.concatenate([p.checks[k] for p in parts]) for k in parts[0].checks}
     info = {k: np.concatenate([p.info[k] for p in parts]) for k in parts[0].info}
     if "ABP" in cfg.channels:
@@ -182,7 +186,7 @@ def process_recording(rec: Recording, cfg: DatasetWindows, params: WindowsParams
             reason[failed] = gate
         keep &= ~checks[gate]
     return WindowBlock(
-        signals=np.concatenate([p.signals for p in parts]),
+        signals=np.concatenate(held) if kept is None else kept,
         meta={k: v[keep] for k, v in info.items()},
         candidates=n,
         rejected=rejected,
@@ -323,7 +327,9 @@ def _native_defects(
         sig = rec.signals[name]
         size = round(duration_s * sig.fs)
         first = np.minimum(np.round(starts_s * sig.fs).astype(np.int64), len(sig.data) - size)
-        w = np.nan_to_num(sliding_window_view(sig.data, size)[first])
+        lo = int(first.min()) if len(first) else 0
+        span = np.asarray(sig.data[lo : int(first.max()) + size if len(first) else lo + size])
+        w = np.nan_to_num(sliding_window_view(span, size)[first - lo])
         flat = np.maximum(flat, longest_flat_run_s(w, sig.fs))
         clip = np.maximum(clip, clipped_fraction(w))
     return flat, clip

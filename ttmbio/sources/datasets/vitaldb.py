@@ -71,11 +71,11 @@ class VitalDBSource(DatasetSource):
             path = api.case_path(int(row.case_id))
         else:
             path = Path(row.file)
-        vf = open_vital(path, [t for c in channels for t in cfg.tracks.get(c, ())])
-        found, missing = resolve_channels(vf.get_track_names(), cfg.tracks, channels)
+        stream = open_vital(path, [t for c in channels for t in cfg.tracks.get(c, ())])
+        found, missing = resolve_channels(stream.track_names(), cfg.tracks, channels)
         if missing:
             raise CaseError(f"{path}: missing track(s) for {missing}; check data.vitaldb.tracks")
-        return recording_from_vital(vf, path, row.case_id, row.subject_id, found)
+        return recording_from_vital(stream, path, row.case_id, row.subject_id, found)
 
     def claims(self, path: Path, tracks: TrackMaps | None = None) -> PredictInput | None:
         if path.is_file() and path.suffix == ".vital":
@@ -94,8 +94,8 @@ class VitalDBSource(DatasetSource):
     ) -> Recording:
         names = self.track_map(tracks)
         aliases = {c: names.get(c, []) for c in [*needed, *optional]}
-        vf = open_vital(item.path, [t for ts in aliases.values() for t in ts])
-        present = vf.get_track_names()
+        stream = open_vital(item.path, [t for ts in aliases.values() for t in ts])
+        present = stream.track_names()
         found, missing = resolve_channels(present, aliases, needed)
         if missing:
             tried = {c: aliases[c] for c in missing if aliases[c]}
@@ -106,7 +106,7 @@ class VitalDBSource(DatasetSource):
             )
         extra, _ = resolve_channels(present, aliases, [c for c in optional if c not in needed])
         return recording_from_vital(
-            vf, item.path, item.recording, item.recording, {**found, **extra}
+            stream, item.path, item.recording, item.recording, {**found, **extra}
         )
 
 

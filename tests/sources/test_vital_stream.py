@@ -1,0 +1,160 @@
+"""The streaming .vital reader gives vitaldb's samples a range at a time, holding no file."""
+
+from __future__ import annotations
+
+import gzip
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+import pytest
+import vitaldb
+
+from ttmbio.errors import CaseError
+from ttmbio.sources.vital_stream import VitalStream
+
+T0 = 1_700_000_000.0
+
+
+def _vitaldb_samples(path: Path, names: list[str]) -> dict[str, np.ndarray]:
+    vf = vitaldb.VitalFile(str(path), track_names=names)
+    return {
+        n: np.asarray(vf.get_track_samples(n, 1.0 / vf.find_track(n).srate), dtype=np.float32)
+        for n in names
+    }
+
+
+def _assert_same(path: Path, names: list[str]) -> None:
+    expected = _vitaldb_samples(path, names)
+    stream = VitalStream(path, names)
+    span = stream.span(names)
+    rng = np.random.default_rng(0)
+    for name in names:
+        samples = stream.samples(name, span)
+        want = expected[name]
+        assert len(samples) == len(want)
+        assert np.asarray(samples).tobytes() == want.tobytes()
+        for _ in range(20):
+            lo, hi = np.sort(rng.integers(0, len(want) + 1, 2))
+            assert samples[lo:hi].tobytes() == want[lo:hi].tobytes()
+
+
+def _int16_track(vf: vitaldb.VitalFile, name: str, recs: list[dict], srate: float) -> None:
+    trk = vf.add_track(name, recs, srate=srate)
+    trk.fmt, trk.gain, trk.offset = 5, 0.05, -20.0
+
+
+def test_packed_file_as_vitaldb_reads_it(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    vf = vitaldb.VitalFile()
+    vf.dtstart, vf.dgmt = T0, -540
+    ecg = rng.normal(size=30_000).astype(np.float32)
+    ecg[1000:1500] = np.nan
+    ecg[7] = np.inf
+    vf.add_track("SNUADC/ECG_II", [{"dt": T0, "val": ecg}], srate=500)
+    vf.add_track(
+        "SNUADC/PLETH",
+        [{"dt": T0 + 0.3, "val": rng.normal(size=5_000).astype(np.float32)}],
+        srate=100,
+    )
+    vf.add_track("Solar8000/HR", [{"dt": T0 + t, "val": 60.0 + t} for t in range(0, 60, 2)])
+    vf.dtend = T0 + 60
+    path = tmp_path / "1.vital"
+    vf.to_vital(str(path), compresslevel=1)
+    _assert_same(path, ["SNUADC/ECG_II", "SNUADC/PLETH"])
+    assert VitalStream(path, []).dgmt == -540
+
+
+def test_unpacked_records_gaps_overlaps_and_integer_formats(tmp_path: Path) -> None:
+    """Second-long records (as Vital Recorder writes them) with a gap, an overlap that later
+    records overwrite, a record before the header's start, int16 with gain and offset, values
+    vitaldb turns into NaN, and unread tracks between the records."""
+    rng = np.random.default_rng(2)
+    vf = vitaldb.VitalFile()
+    vf.dtstart = T0
+    recs = [{"dt": T0 + t, "val": rng.normal(size=500).astype(np.float32)} for t in range(40)]
+    del recs[10:13]  # a 3 s gap
+    recs.append({"dt": T0 + 5.5, "val": np.full(500, 7.0, dtype=np.float32)})  # overlaps
+    recs.append({"dt": T0 - 0.75, "val": np.full(500, 3.0, dtype=np.float32)})  # before start
+    recs[3]["val"][:5] = [np.inf, -np.inf, 5e9, np.nan, 1.0]
+    vf.add_track("SNUADC/ECG_II", recs, srate=500)
+    art = [
+        {"dt": T0 + t, "val": rng.integers(-30000, 30000, 125).astype(np.int16)} for t in range(42)
+    ]
+    _int16_track(vf, "SNUADC/ART", art, 125)
+    vf.add_track(
+        "SNUADC/CO2",
+        [{"dt": T0 + t, "val": np.ones(62, np.float32)} for t in range(40)],
+        srate=62.5,
+    )
+    vf.add_track(
+        "SNUADC/ECG_V5",
+        [{"dt": T0 + t, "val": np.zeros(500, np.float32)} for t in range(45)],
+        srate=500,
+    )
+    vf.add_track("Solar8000/HR", [{"dt": T0 + t, "val": 70.0} for t in range(0, 50, 2)])
+    vf.dtend = T0 + 40
+    path = tmp_path / "2.vital"
+    vf.to_vital(str(path), compresslevel=1, packed=False)
+    _assert_same(path, ["SNUADC/ECG_II", "SNUADC/ART"])
+    _assert_same(path, ["SNUADC/ART"])
+    _assert_same(path, ["SNUADC/CO2", "SNUADC/ECG_II"])  # a fractional rate: read whole
+
+
+def test_span_counts_only_the_tracks_asked(tmp_path: Path) -> None:
+    vf = vitaldb.VitalFile()
+    vf.dtstart = T0
+    vf.add_track("A/X", [{"dt": T0, "val": np.ones(1000, np.float32)}], srate=100)
+    vf.add_track("B/X", [{"dt": T0, "val": np.ones(3000, np.float32)}], srate=100)
+    vf.dtend = T0 + 10
+    path = tmp_path / "3.vital"
+    vf.to_vital(str(path), compresslevel=1)
+    stream = VitalStream(path, ["A/X", "B/X"])
+    assert stream.span(["A/X"]) == (T0, T0 + 10)
+    assert stream.span(["A/X", "B/X"]) == (T0, T0 + 30)
+    assert len(stream.samples("A/X", stream.span(["A/X"]))) == 1000
+    _assert_same(path, ["A/X"])
+
+
+def test_a_long_track_is_not_held_in_memory(tmp_path: Path) -> None:
+    vf = vitaldb.VitalFile()
+    vf.dtstart = T0
+    n = 4_000_000  # 16 MB of float32, one packed record
+    vf.add_track("SNUADC/ECG_II", [{"dt": T0, "val": np.arange(n, dtype=np.float32)}], srate=500)
+    vf.dtend = T0 + n / 500
+    path = tmp_path / "long.vital"
+    vf.to_vital(str(path), compresslevel=1)
+    del vf
+    tracemalloc.start()
+    try:
+        stream = VitalStream(path, ["SNUADC/ECG_II"])
+        samples = stream.samples("SNUADC/ECG_II", stream.span(["SNUADC/ECG_II"]))
+        part = samples[n - 10 : n]
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(samples) == n
+    assert part.tolist() == list(range(n - 10, n))
+    assert peak < 4 * 2**20  # the read goes a MiB at a time; the track is 16 MB
+
+
+def test_truncated_and_foreign_files_are_case_errors(tmp_path: Path) -> None:
+    vf = vitaldb.VitalFile()
+    vf.dtstart = T0
+    vf.add_track("SNUADC/ECG_II", [{"dt": T0, "val": np.ones(50_000, np.float32)}], srate=500)
+    vf.dtend = T0 + 100
+    whole = tmp_path / "whole.vital"
+    vf.to_vital(str(whole), compresslevel=1)
+    cut = tmp_path / "cut.vital"
+    cut.write_bytes(whole.read_bytes()[:-200])
+    with pytest.raises(CaseError, match=r"cut\.vital: truncated \.vital file"):
+        VitalStream(cut, ["SNUADC/ECG_II"])
+    other = tmp_path / "other.vital"
+    with gzip.open(other, "wb") as f:
+        f.write(b"not a vital file")
+    with pytest.raises(CaseError, match=r"other\.vital: not a \.vital file"):
+        VitalStream(other, ["SNUADC/ECG_II"])
+    plain = tmp_path / "plain.vital"
+    plain.write_bytes(b"plain text")
+    with pytest.raises(CaseError, match=r"plain\.vital: not a readable \.vital file"):
+        VitalStream(plain, ["SNUADC/ECG_II"])
