@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gzip
+import multiprocessing as mp
+import struct
 import tracemalloc
 from pathlib import Path
 
@@ -158,3 +160,102 @@ def test_truncated_and_foreign_files_are_case_errors(tmp_path: Path) -> None:
     plain.write_bytes(b"plain text")
     with pytest.raises(CaseError, match=r"plain\.vital: not a readable \.vital file"):
         VitalStream(plain, ["SNUADC/ECG_II"])
+
+
+def _s(text: str) -> bytes:
+    data = text.encode()
+    return struct.pack("<L", len(data)) + data
+
+
+def _device(did: int, name: str) -> tuple[int, bytes]:
+    return 9, struct.pack("<L", did) + _s("") + _s(name) + _s("")
+
+
+def _track(
+    tid: int, kind: int, fmt: int, name: str, srate: float, gain: float = 1.0
+) -> tuple[int, bytes]:
+    """A track header as Vital Recorder writes it: no record length, no time range."""
+    return 0, (
+        struct.pack("<HBB", tid, kind, fmt)
+        + _s(name)
+        + _s("u")
+        + struct.pack("<ffL", 0, 1, 0)
+        + struct.pack("<fdd", srate, gain, 0.5)
+        + bytes([0])
+        + struct.pack("<L", 1)
+    )
+
+
+def _wave(tid: int, dt: float, values: np.ndarray) -> tuple[int, bytes]:
+    return 1, struct.pack("<HdHL", 10, dt, tid, len(values)) + values.tobytes()
+
+
+def _number(tid: int, dt: float, value: float) -> tuple[int, bytes]:
+    return 1, struct.pack("<HdHf", 10, dt, tid, value)
+
+
+def _recorder_file(path: Path, packets: list[tuple[int, bytes]], cut: int = 0) -> None:
+    """An unpacked file of interleaved one-second records; ``cut`` drops the last bytes of
+    the body (a record cut short inside a whole gzip stream)."""
+    body = b"VITA" + struct.pack("<LHh", 3, 26, -540) + bytes(8) + struct.pack("<dd", T0, T0 + 30)
+    for kind, payload in packets:
+        body += struct.pack("<BL", kind, len(payload)) + payload
+    with gzip.open(path, "wb") as f:
+        f.write(body[: len(body) - cut])
+
+
+def _recorder_packets(seconds: int) -> list[tuple[int, bytes]]:
+    rng = np.random.default_rng(3)
+    packets = [
+        _device(1, "SNUADC"),
+        _track(1, 1, 1, "ECG_II", 500),
+        _track(2, 1, 5, "ART", 100, 0.02),
+    ]
+    packets.append(_track(3, 2, 1, "HR", 0))
+    for t in range(seconds):
+        packets.append(_wave(1, T0 + t + 0.25, rng.normal(size=500).astype("<f4")))
+        packets.append(_number(3, T0 + t, 60.0 + t))
+        packets.append(_wave(2, T0 + t, rng.integers(0, 9000, 100).astype("<i2")))
+    return packets
+
+
+def test_interleaved_recorder_records_as_vitaldb_reads_them(tmp_path: Path) -> None:
+    path = tmp_path / "r.vital"
+    _recorder_file(path, _recorder_packets(20))
+    _assert_same(path, ["SNUADC/ECG_II", "SNUADC/ART"])
+    _assert_same(path, ["SNUADC/ART"])
+
+
+def test_odd_packets_end_or_change_a_recording_as_in_vitaldb(tmp_path: Path) -> None:
+    """A zero-length packet ends vitaldb's read; a last record cut short is dropped, its time
+    kept; a repeated track header drops the samples before it, not their times."""
+    packets = _recorder_packets(20)
+    stop = tmp_path / "stop.vital"
+    _recorder_file(stop, [*packets[:30], (1, b""), *packets[30:]])
+    _assert_same(stop, ["SNUADC/ECG_II", "SNUADC/ART"])
+    cut = tmp_path / "cut.vital"
+    _recorder_file(cut, packets, cut=150)
+    _assert_same(cut, ["SNUADC/ECG_II", "SNUADC/ART"])
+    again = tmp_path / "again.vital"
+    _recorder_file(again, [*packets[:31], _track(2, 1, 5, "ART", 100, 0.04), *packets[31:]])
+    _assert_same(again, ["SNUADC/ECG_II", "SNUADC/ART"])
+
+
+def test_samples_read_right_from_forked_workers(tmp_path: Path) -> None:
+    """Reads go by offset, so processes forked with one stream do not move each other's
+    file position."""
+    path = tmp_path / "r.vital"
+    _recorder_file(path, _recorder_packets(20))
+    stream = VitalStream(path, ["SNUADC/ECG_II"])
+    _SHARED[:] = [stream.samples("SNUADC/ECG_II", stream.span(["SNUADC/ECG_II"]))]
+    want = np.asarray(_SHARED[0]).tobytes()
+    with mp.get_context("fork").Pool(2) as pool:
+        got = pool.map(_read_all, range(16))
+    assert all(g == want for g in got)
+
+
+_SHARED: list = []
+
+
+def _read_all(_: int) -> bytes:
+    return b"".join(_SHARED[0][i : i + 700].tobytes() for i in range(0, len(_SHARED[0]), 700))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ from tests.fixtures.pipeline import build_tiny_pipeline, no_progress
 from ttmbio.errors import ConfigError
 from ttmbio.params import Params
 from ttmbio.splits.schema import SplitFile
+from ttmbio.windows import build
 from ttmbio.windows.build import build_windows
 from ttmbio.windows.stats import channel_stats
 from ttmbio.windows.store import WindowStore
@@ -85,11 +87,16 @@ def test_normalisation_stats_come_from_train_only(built) -> None:
 def test_stores_are_byte_identical_for_one_and_two_workers(
     built, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Workers spill each case's kept windows to a temporary folder; none is left behind."""
+    """Workers spill each case's kept windows to a file; each is removed once written."""
     tmp, params, _, extra = built
     scratch = tmp_path / "scratch"
     scratch.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+
+    @contextmanager
+    def kept_folder(prefix: str) -> Iterator[str]:  # as TemporaryDirectory, never removed
+        yield str(scratch)
+
+    monkeypatch.setattr(build.tempfile, "TemporaryDirectory", kept_folder)
     two = params.model_copy(update={"windows": params.windows.model_copy(update={"workers": 2})})
     build_windows(two, extra["doc"], tmp_path / "windows", no_progress)
     assert digest(tmp_path / "windows") == digest(tmp / "windows")

@@ -117,7 +117,8 @@ class Predictor:
         """The model's channels of ``p``'s accepted windows, normalised with train stats."""
         assert p.block is not None
         idx = [p.channels.index(c) for c in self.loaded.channels]
-        return ((p.block.signals[:, idx] - self.mean) / self.std).astype(np.float32)
+        signals = np.asarray(p.block.signals)  # held in memory: predict does not spill
+        return ((signals[:, idx] - self.mean) / self.std).astype(np.float32)
 
     def _score(self, prepared: list[Prepared]) -> list[tuple[np.ndarray, np.ndarray]]:
         """(raw, calibrated) scores of every accepted window of ``prepared``, in one pass."""

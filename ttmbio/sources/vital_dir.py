@@ -1,4 +1,5 @@
-"""A folder of VitalDB ``.vital`` files, read with the ``vitaldb`` package.
+"""A folder of VitalDB ``.vital`` files: indexed with the ``vitaldb`` package (track names
+from the headers), their samples read by :mod:`ttmbio.sources.vital_stream`.
 
 This is the path every VitalDB-format case takes: the synthetic default, a user's own folder,
 and cases downloaded from the open dataset API (cached as ``<caseid>.vital``).
@@ -26,10 +27,9 @@ from ttmbio.sources.base import (
     plain_attrs,
     resolve_channels,
 )
-from ttmbio.sources.vital_stream import VitalStream
+from ttmbio.sources.vital_stream import COPY_BYTES, VitalStream, truncated, unreadable
 
 DATASET = "vitaldb"
-_CHUNK = 1 << 20
 
 
 def case_sort_key(path: Path) -> tuple[int, int | str]:
@@ -41,27 +41,22 @@ def case_sort_key(path: Path) -> tuple[int, int | str]:
 def check_vital_file(path: Path) -> None:
     """Raise :class:`CaseError` unless ``path`` is a complete gzip stream of a vital file.
 
-    ``vitaldb.VitalFile`` silently returns partial data for a truncated file, so the whole
-    stream is decompressed once here (cheap next to parsing) to reach the end-of-stream marker.
+    ``vitaldb.VitalFile`` silently returns partial data for a truncated file, so the index
+    decompresses each file once to reach the end-of-stream marker (the sample read,
+    :class:`~ttmbio.sources.vital_stream.VitalStream`, checks the same as it goes).
     """
     try:
         with gzip.open(path, "rb") as f:
             if f.read(4) != b"VITA":
                 raise CaseError(f"{path}: not a .vital file (no VITA signature); remove it")
-            while f.read(_CHUNK):
+            while f.read(COPY_BYTES):
                 pass
     except CaseError:
         raise
     except EOFError:
-        raise CaseError(
-            f"{path}: truncated .vital file (gzip stream ends early); re-download or remove it"
-        ) from None
+        raise truncated(path) from None
     except (gzip.BadGzipFile, zlib.error, OSError) as err:
-        raise _unreadable(path, err) from None
-
-
-def _unreadable(path: Path, err: BaseException) -> CaseError:
-    return CaseError(f"{path}: not a readable .vital file ({err}); re-download or remove it")
+        raise unreadable(path, err) from None
 
 
 def read_track_names(path: Path) -> tuple[tuple[str, ...], float]:
@@ -72,7 +67,7 @@ def read_track_names(path: Path) -> tuple[tuple[str, ...], float]:
     try:
         vf = vitaldb.VitalFile(str(path), header_only=True)
     except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as err:
-        raise _unreadable(path, err) from None
+        raise unreadable(path, err) from None
     return tuple(sorted(vf.get_track_names())), float(vf.dtend - vf.dtstart)
 
 

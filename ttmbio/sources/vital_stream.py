@@ -4,11 +4,14 @@
 seconds (``maxlen``) but not read a time range; a packed file (what ``to_vital`` writes, and
 the synthetic default) even holds each wave track as one record. A 12-hour case would be held
 whole, twice while it is copied out. This reader decompresses the file once and copies the
-sample bytes of the tracks asked for to an anonymous temporary file as they stream past, a
-MiB at a time; a range of a track is then read back on demand (:class:`TrackSamples`) with the
-values ``vitaldb``'s ``get_track_samples(track, 1 / srate)`` gives: the same length, records
-placed and overlapping ones overwritten in file order, gain and offset applied to integer
-formats, infinities and values above 4e9 as NaN.
+sample bytes of the tracks asked for to an anonymous temporary file (in ``TMPDIR``) as they
+stream past, a MiB at a time; a range of a track is then read back on demand
+(:class:`TrackSamples`) with the values ``vitaldb``'s ``get_track_samples(track, 1 / srate)``
+gives: the same length, records placed and overlapping ones overwritten in file order, gain
+and offset applied to integer formats, infinities and values above 4e9 as NaN. What stays in
+memory is an index of the records (32 bytes each: one per track for a packed file, one per
+second per track for a file as Vital Recorder writes it). Reading to the end of the stream
+also proves the gzip stream whole, so a truncated file is caught without a second pass.
 
 Two differences from ``vitaldb``, both on purpose: tracks are matched by their exact names
 (``vitaldb`` also matches name suffixes, so an unrelated track could widen the recording), and
@@ -20,9 +23,12 @@ hertz is resampled by ``vitaldb`` onto its interval grid; such a track is read w
 from __future__ import annotations
 
 import gzip
+import os
 import struct
 import tempfile
+import weakref
 import zlib
+from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,21 +40,53 @@ from ttmbio.errors import CaseError
 
 _FORMATS = {1: "<f4", 2: "<f8", 3: "i1", 4: "u1", 5: "<i2", 6: "<u2", 7: "<i4", 8: "<u4"}
 _WAVE, _NUMERIC = 1, 2
-_COPY = 1 << 20  # bytes copied from the stream to the spill file at a time
+COPY_BYTES = 1 << 20  # bytes moved from a stream at a time
 _MAX_UNPACKED_PACKET = 1_000_000  # vitaldb stops at a larger packet in an unpacked file
+_TO_END = 1 << 62
 
 
-@dataclass
-class _Record:
-    seq: int  # position among all records read, for file order across tracks
-    dt: float
-    nsamp: int  # -1: a record vitaldb drops (too short), though its time still counts
-    offset: int = 0  # byte offset of its samples in the spill file
+def unreadable(path: Path, err: BaseException) -> CaseError:
+    return CaseError(f"{path}: not a readable .vital file ({err}); re-download or remove it")
+
+
+def truncated(path: Path) -> CaseError:
+    return CaseError(
+        f"{path}: truncated .vital file (gzip stream ends early); re-download or remove it"
+    )
+
+
+class SpillError(OSError):
+    """The temporary copy of a file's samples could not be written (a full ``TMPDIR``)."""
+
+
+class _Spill:
+    """An anonymous temporary file, read by offset (``pread``: no shared position, so reads
+    stay right in forked workers), closed when the last reader of it is gone."""
+
+    def __init__(self) -> None:
+        self.file = tempfile.TemporaryFile(prefix="ttmbio-vital-")  # noqa: SIM115
+        weakref.finalize(self, self.file.close)
+
+    def append(self, data: bytes) -> None:
+        try:
+            self.file.write(data)
+        except OSError as err:
+            raise SpillError(
+                f"{tempfile.gettempdir()}: cannot write the temporary copy of a recording's "
+                f"samples ({err}); free space there or point TMPDIR at a larger disk"
+            ) from err
+
+    def tell(self) -> int:
+        return self.file.tell()
+
+    def read(self, offset: int, size: int) -> bytes:
+        self.file.flush()
+        return os.pread(self.file.fileno(), size, offset)
 
 
 @dataclass
 class VitalTrack:
-    """One track's header fields and where its records lie."""
+    """One track's header fields and where its records' samples lie in the spill file."""
 
     name: str
     kind: int  # 1 wave, 2 numeric, 5 string
@@ -56,11 +94,23 @@ class VitalTrack:
     srate: float
     gain: float
     offset: float
-    records: list[_Record] = field(default_factory=list)
+    dt: array = field(default_factory=lambda: array("d"))  # each record's start time
+    nsamp: array = field(default_factory=lambda: array("q"))  # -1: dropped, as in vitaldb
+    byte: array = field(default_factory=lambda: array("q"))  # its samples' offset
 
     @property
     def dtype(self) -> np.dtype:
         return np.dtype(_FORMATS[self.fmt])
+
+
+@dataclass
+class _Times:
+    """What each record of a name adds to the recording's span, in file order; kept apart
+    from the track because a repeated track header drops the samples but not the times."""
+
+    seq: array = field(default_factory=lambda: array("q"))
+    dt: array = field(default_factory=lambda: array("d"))
+    end: array = field(default_factory=lambda: array("d"))
 
 
 class TrackSamples:
@@ -73,18 +123,18 @@ class TrackSamples:
     ndim = 1
     dtype = np.dtype(np.float32)
 
-    def __init__(self, spill: IO[bytes], track: VitalTrack, dtstart: float, n: int) -> None:
+    def __init__(self, spill: _Spill, track: VitalTrack, dtstart: float, n: int) -> None:
         self._spill, self.track, self._n = spill, track, n
-        srate = track.srate
+        nsamp = np.frombuffer(track.nsamp, dtype=np.int64)
+        dt = np.frombuffer(track.dt, dtype=np.float64)
+        byte = np.frombuffer(track.byte, dtype=np.int64)
+        # placed exactly as vitaldb places them: int(np.ceil((dt - dtstart) * srate))
+        start = np.ceil((dt - dtstart) * track.srate).astype(np.int64)
+        first, stop = np.maximum(start, 0), np.minimum(start + nsamp, n)
+        keep = (nsamp >= 0) & (first < stop)
         # (start sample, first sample kept, stop sample, byte offset), in file order
-        self._spans: list[tuple[int, int, int, int]] = []
-        for rec in track.records:
-            if rec.nsamp < 0:
-                continue
-            start = int(np.ceil((rec.dt - dtstart) * srate))
-            first, stop = max(start, 0), min(start + rec.nsamp, n)
-            if first < stop:
-                self._spans.append((start, first, stop, rec.offset))
+        self._start, self._first = start[keep], first[keep]
+        self._stop, self._byte = stop[keep], byte[keep]
 
     @property
     def shape(self) -> tuple[int]:
@@ -101,20 +151,20 @@ class TrackSamples:
             raise TypeError("track samples are read by slices with a step of 1")
         return self._read(lo, max(lo, hi))
 
-    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+    def __array__(self, dtype: Any = None, /, *, copy: Any = None) -> np.ndarray:
         whole = self._read(0, self._n)
-        return whole if dtype is None else whole.astype(dtype)
+        return whole if dtype is None else whole.astype(dtype, copy=False)
 
     def _read(self, lo: int, hi: int) -> np.ndarray:
         out = np.full(hi - lo, np.nan, dtype=np.float32)
         item = self.track.dtype.itemsize
-        for start, first, stop, offset in self._spans:
-            a, b = max(first, lo), min(stop, hi)
-            if a >= b:
-                continue
-            self._spill.seek(offset + (a - start) * item)
-            values = np.frombuffer(self._spill.read((b - a) * item), dtype=self.track.dtype)
-            out[a - lo : b - lo] = values
+        overlap = np.flatnonzero((self._first < hi) & (self._stop > lo))
+        for i in overlap:  # in file order: a later record overwrites an earlier one
+            a, b = max(int(self._first[i]), lo), min(int(self._stop[i]), hi)
+            raw = self._spill.read(
+                int(self._byte[i]) + (a - int(self._start[i])) * item, (b - a) * item
+            )
+            out[a - lo : b - lo] = np.frombuffer(raw, dtype=self.track.dtype)
         if self.track.fmt > 2:  # integer formats carry gain and offset; floats do not
             out *= self.track.gain
             out += self.track.offset
@@ -159,11 +209,27 @@ def _track_info(buf: bytes, devices: dict[int, str]) -> tuple[int, VitalTrack, i
     return tid, VitalTrack(full, kind, fmt, srate, gain, offset), reclen
 
 
+def pump(f: IO[bytes], size: int, out: _Spill | None = None) -> int:
+    """Read ``size`` bytes of ``f`` (to ``out`` when given), a MiB at a time; return how many
+    there were (fewer at the end of the stream)."""
+    done = 0
+    while done < size:
+        chunk = f.read(min(size - done, COPY_BYTES))
+        if not chunk:
+            break
+        if out is not None:
+            out.append(chunk)
+        done += len(chunk)
+    return done
+
+
 class VitalStream:
     """The tracks named in ``names`` (exact names) of a ``.vital`` file, read in one pass.
 
-    Holds an anonymous temporary file with their samples until closed (a context manager).
-    Raises :class:`CaseError` naming the file for a file that is not a ``.vital`` gzip stream.
+    Their samples stay in an anonymous temporary file as long as the stream or any
+    :class:`TrackSamples` from it lives. Raises :class:`CaseError` naming the file for a file
+    that is not a whole ``.vital`` gzip stream, and :class:`SpillError` when the temporary
+    copy cannot be written.
     """
 
     def __init__(self, path: Path, names: Iterable[str]) -> None:
@@ -171,34 +237,17 @@ class VitalStream:
         self.tracks: dict[str, VitalTrack] = {}
         self.header_dtstart = self.header_dtend = 0.0
         self.dgmt = 0  # minutes from local time to UTC, as the file's header gives it
-        # open as long as the samples read from it live (closed by close() or with them)
-        self._spill: IO[bytes] = tempfile.TemporaryFile(prefix="ttmbio-vital-")  # noqa: SIM115
+        self._times: dict[str, _Times] = {}
+        self._spill = _Spill()
         try:
             with gzip.open(self.path, "rb") as f:
                 self._parse(f, set(names))
         except EOFError:
-            self.close()
-            raise CaseError(
-                f"{self.path}: truncated .vital file (gzip stream ends early); "
-                "re-download or remove it"
-            ) from None
-        except (gzip.BadGzipFile, zlib.error, OSError, struct.error) as err:
-            self.close()
-            raise CaseError(
-                f"{self.path}: not a readable .vital file ({err}); re-download or remove it"
-            ) from None
-        except BaseException:
-            self.close()
+            raise truncated(self.path) from None
+        except SpillError:
             raise
-
-    def __enter__(self) -> VitalStream:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._spill.close()
+        except (gzip.BadGzipFile, zlib.error, OSError, struct.error) as err:
+            raise unreadable(self.path, err) from None
 
     def track_names(self) -> list[str]:
         return list(self.tracks)
@@ -223,8 +272,8 @@ class VitalStream:
             if len(head) < 5:
                 break
             kind, length = struct.unpack("<BL", head)
-            if not packed and length > _MAX_UNPACKED_PACKET:
-                _skip(f, 1 << 62)  # vitaldb stops here; the rest is only checked to be whole
+            if length == 0 or (not packed and length > _MAX_UNPACKED_PACKET):
+                pump(f, _TO_END)  # vitaldb stops here; the rest is only checked to be whole
                 break
             if kind != 1:  # everything but a record is small (raw device data is skipped)
                 buf = f.read(length)
@@ -241,51 +290,72 @@ class VitalStream:
                         tid, track, reclens[tid] = info
                         if track.name in wanted:
                             tid_names[tid], self.tracks[track.name] = track.name, track
+                            self._times.setdefault(track.name, _Times())
                 continue
             if length < 12:
-                _skip(f, length)
+                if pump(f, length) < length:
+                    break
                 continue
             first = f.read(12)
+            if len(first) < 12:
+                break
             infolen, dt, tid = struct.unpack("<HdH", first)
-            track = self.tracks[tid_names[tid]] if tid in tid_names else None
-            if track is None:
+            if tid not in tid_names:
                 # vitaldb skips the rest of a packed file's block of an unread track
-                _skip(f, max(length, reclens.get(tid, 0) - 5) - 12)
+                rest = max(length, reclens.get(tid, 0) - 5) - 12
+                if pump(f, rest) < rest:
+                    break
                 continue
+            if not self._record(f, self.tracks[tid_names[tid]], seq, dt, infolen, length):
+                break
             seq += 1
-            used = min(max(2 + infolen, 12), length)
-            _skip(f, used - 12)
-            if track.kind != _WAVE:
-                track.records.append(_Record(seq, dt, -1))
-                _skip(f, length - used)
-                continue
-            item = track.dtype.itemsize
-            nsamp = -1
-            if length >= used + 4:
-                (nsamp,) = struct.unpack("<L", f.read(4))
+
+    def _record(
+        self, f: IO[bytes], track: VitalTrack, seq: int, dt: float, infolen: int, length: int
+    ) -> bool:
+        """Read one record's samples (its first 12 bytes are read); False at the stream's end.
+
+        Its time counts in the span even when vitaldb drops its samples (too short)."""
+        used = min(max(2 + infolen, 12), length)
+        whole = pump(f, used - 12) == used - 12
+        nsamp = -1
+        if whole and track.kind == _WAVE and length >= used + 4:
+            raw = f.read(4)
+            whole = len(raw) == 4
+            if whole:
+                (count,) = struct.unpack("<L", raw)
                 used += 4
-                if length < used + nsamp * item:
-                    nsamp = -1
-            rec = _Record(seq, dt, nsamp, self._spill.tell())
-            if nsamp > 0:
-                _copy(f, self._spill, nsamp * item)
-                used += nsamp * item
-            track.records.append(rec)
-            _skip(f, length - used)
+                if length >= used + count * track.dtype.itemsize:
+                    offset = self._spill.tell()
+                    size = count * track.dtype.itemsize
+                    whole = pump(f, size, self._spill) == size
+                    if whole:
+                        nsamp = count
+                        used += size
+                        track.dt.append(dt)
+                        track.nsamp.append(nsamp)
+                        track.byte.append(offset)
+        if whole:
+            whole = pump(f, length - used) == length - used
+        times = self._times[track.name]
+        times.seq.append(seq)
+        times.dt.append(dt)
+        wave = track.kind == _WAVE and nsamp >= 0 and track.srate > 0
+        times.end.append(dt + nsamp / track.srate if wave else dt)
+        return whole
 
     def span(self, names: Sequence[str]) -> tuple[float, float]:
         """``(dtstart, dtend)`` as ``vitaldb`` works them out when it reads ``names`` alone."""
         start, end = self.header_dtstart, self.header_dtend
-        records = sorted(
-            ((r, self.tracks[n]) for n in names for r in self.tracks[n].records),
-            key=lambda pair: pair[0].seq,
-        )
-        for rec, track in records:
-            if start == 0 or (rec.dt > 0 and rec.dt < start):
-                start = rec.dt
-            end = max(end, rec.dt)
-            if track.kind == _WAVE and rec.nsamp >= 0 and track.srate > 0:
-                end = max(end, rec.dt + rec.nsamp / track.srate)
+        seq = np.concatenate([np.frombuffer(self._times[n].seq, dtype=np.int64) for n in names])
+        dt = np.concatenate([np.frombuffer(self._times[n].dt, dtype=np.float64) for n in names])
+        ends = [np.frombuffer(self._times[n].end, dtype=np.float64) for n in names]
+        if len(seq) == 0:
+            return start, end
+        end = max(end, float(np.concatenate(ends).max()))
+        for t in dt[np.argsort(seq, kind="stable")].tolist():  # vitaldb's rule, in file order
+            if start == 0 or (t > 0 and t < start):
+                start = t
         return start, end
 
     def samples(self, name: str, span: tuple[float, float]) -> np.ndarray | TrackSamples:
@@ -302,20 +372,3 @@ class VitalStream:
         # vitaldb puts a track of a fractional rate on its interval grid by nearest sample
         nret = int(np.ceil((dtend - dtstart) / interval))
         return np.take(np.asarray(samples), np.linspace(0, n - 1, nret).astype(np.int64))
-
-
-def _skip(f: IO[bytes], size: int) -> None:
-    while size > 0:
-        got = len(f.read(min(size, _COPY)))
-        if not got:
-            return
-        size -= got
-
-
-def _copy(f: IO[bytes], out: IO[bytes], size: int) -> None:
-    while size > 0:
-        chunk = f.read(min(size, _COPY))
-        if not chunk:
-            return
-        out.write(chunk)
-        size -= len(chunk)

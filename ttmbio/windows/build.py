@@ -10,6 +10,7 @@ from __future__ import annotations
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -145,11 +146,18 @@ def _write_split(
     candidates, cases_used = 0, 0
     forecast: Counter[int] = Counter()  # kept windows per hypotension_forecast label
     sqi: dict[str, list[np.ndarray]] = {}
-    with tempfile.TemporaryDirectory(prefix="ttmbio-windows-") as spill:
-        jobs = [CaseJob(dataset, row, params, Path(spill)) for row in rows]
-        results = ordered_map(_process, jobs, wp.workers)
+    # the pool's workers write into the spill folder: close the pool (closing() ends the
+    # generator, which waits for them) before the folder is removed, even on an error
+    with (
+        tempfile.TemporaryDirectory(prefix="ttmbio-windows-") as spill,
+        closing(
+            ordered_map(
+                _process, [CaseJob(dataset, r, params, Path(spill)) for r in rows], wp.workers
+            )
+        ) as results,
+    ):
         for row, result in zip(
-            rows, progress(results, len(jobs), f"{dataset}/{split}"), strict=True
+            rows, progress(results, len(rows), f"{dataset}/{split}"), strict=True
         ):
             if result.block is None:
                 skipped.append({"case_id": result.case_id, "reason": str(result.error)})

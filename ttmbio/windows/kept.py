@@ -54,9 +54,9 @@ class SpilledWindows:
                 part = np.fromfile(f, dtype=_DTYPE, count=count * per_window)
                 yield part.reshape(count, *self.shape)
 
-    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+    def __array__(self, dtype: Any = None, /, *, copy: Any = None) -> np.ndarray:
         whole = np.fromfile(self.path, dtype=_DTYPE).reshape(self.n, *self.shape)
-        return whole if dtype is None else whole.astype(dtype)
+        return whole if dtype is None else whole.astype(dtype, copy=False)
 
     def remove(self) -> None:
         self.path.unlink(missing_ok=True)
