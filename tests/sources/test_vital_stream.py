@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import io
 import multiprocessing as mp
 import struct
 import tracemalloc
@@ -13,7 +14,8 @@ import pytest
 import vitaldb
 
 from ttmbio.errors import CaseError
-from ttmbio.sources.vital_stream import VitalStream
+from ttmbio.sources import vital_stream
+from ttmbio.sources.vital_stream import SpillError, VitalStream
 
 T0 = 1_700_000_000.0
 
@@ -259,3 +261,17 @@ _SHARED: list = []
 
 def _read_all(_: int) -> bytes:
     return b"".join(_SHARED[0][i : i + 700].tobytes() for i in range(0, len(_SHARED[0]), 700))
+
+
+def test_a_full_temp_disk_stops_with_its_own_error(tmp_path: Path, monkeypatch) -> None:
+    """A spill that cannot be written is no fault of the file: not a CaseError to skip."""
+    path = tmp_path / "r.vital"
+    _recorder_file(path, _recorder_packets(5))
+
+    class Full(io.BytesIO):
+        def write(self, data: bytes) -> int:  # type: ignore[override]
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(vital_stream.tempfile, "TemporaryFile", lambda **kw: Full())
+    with pytest.raises(SpillError, match=r"No space left on device.*TMPDIR"):
+        VitalStream(path, ["SNUADC/ECG_II"])

@@ -24,6 +24,7 @@ from ttmbio.finetune.inference import LoadedModel
 from ttmbio.parallel import ordered_map
 from ttmbio.predict.inputs import load_input
 from ttmbio.sources.base import PredictInput
+from ttmbio.sources.vital_stream import SpillError
 from ttmbio.windows.dataset import channel_scaler
 from ttmbio.windows.process import WindowBlock, process_recording
 from ttmbio.windows.recipe import WindowRecipe
@@ -64,6 +65,8 @@ def prepare(item: PredictInput, recipe: WindowRecipe, channels: list[str]) -> Pr
     try:
         try:
             rec = load_input(item, channels, optional, recipe.tracks)
+        except SpillError:  # a full TMPDIR is no fault of the recording: stop
+            raise
         except (ValueError, OSError, IndexError) as err:  # wfdb/vitaldb on malformed files
             raise CaseError(f"{item.path}: unreadable recording ({err})") from None
         present = [c for c in optional if c in rec.signals]

@@ -9,15 +9,22 @@ stream past, a MiB at a time; a range of a track is then read back on demand
 (:class:`TrackSamples`) with the values ``vitaldb``'s ``get_track_samples(track, 1 / srate)``
 gives: the same length, records placed and overlapping ones overwritten in file order, gain
 and offset applied to integer formats, infinities and values above 4e9 as NaN. What stays in
-memory is an index of the records (32 bytes each: one per track for a packed file, one per
-second per track for a file as Vital Recorder writes it). Reading to the end of the stream
-also proves the gzip stream whole, so a truncated file is caught without a second pass.
+memory is an index of the records of the tracks asked for (48 bytes each: one per track for a
+packed file, one per second per track for a file as Vital Recorder writes it). Reading to the
+end of the stream also proves the gzip stream whole, so a truncated file is caught without a
+second pass.
 
-Two differences from ``vitaldb``, both on purpose: tracks are matched by their exact names
-(``vitaldb`` also matches name suffixes, so an unrelated track could widen the recording), and
-the 4-byte integer formats are read as 4-byte integers (``vitaldb`` reads them with numpy's
-platform ``long``, 8 bytes on Linux, and fails). A track whose rate is not a whole number of
-hertz is resampled by ``vitaldb`` onto its interval grid; such a track is read whole.
+Differences from ``vitaldb`` (1.7, the pinned version), on purpose: tracks are matched by their
+exact names (``vitaldb`` also matches name suffixes, so an unrelated track could widen the
+recording); the 4-byte integer formats are read as 4-byte integers (``vitaldb`` reads them
+with numpy's platform ``long``, 8 bytes on Linux, and fails); every record of a wanted track
+counts, where ``vitaldb`` stops a packed file after the last wanted track's block (the same
+for files whose tracks' records lie in blocks, as ``to_vital`` writes them); a record's
+sample count is read after its info bytes even when they are fewer than the 10 every writer
+puts there; a track with no record at all has no samples (vitaldb gives all-NaN ones, or
+fails when the header has no start time), which the reader's caller refuses either way. A
+track whose rate is not a whole number of hertz is resampled by ``vitaldb`` onto its
+interval grid; such a track is read whole.
 """
 
 from __future__ import annotations
@@ -64,24 +71,37 @@ class _Spill:
     stay right in forked workers), closed when the last reader of it is gone."""
 
     def __init__(self) -> None:
-        self.file = tempfile.TemporaryFile(prefix="ttmbio-vital-")  # noqa: SIM115
+        try:
+            self.file = tempfile.TemporaryFile(prefix="ttmbio-vital-")  # noqa: SIM115
+        except OSError as err:
+            raise _spill_error(err) from err
         weakref.finalize(self, self.file.close)
 
     def append(self, data: bytes) -> None:
         try:
             self.file.write(data)
         except OSError as err:
-            raise SpillError(
-                f"{tempfile.gettempdir()}: cannot write the temporary copy of a recording's "
-                f"samples ({err}); free space there or point TMPDIR at a larger disk"
-            ) from err
+            raise _spill_error(err) from err
+
+    def finish(self) -> None:
+        """Flush what is buffered: a full disk shows here, not at the first read."""
+        try:
+            self.file.flush()
+        except OSError as err:
+            raise _spill_error(err) from err
 
     def tell(self) -> int:
         return self.file.tell()
 
     def read(self, offset: int, size: int) -> bytes:
-        self.file.flush()
         return os.pread(self.file.fileno(), size, offset)
+
+
+def _spill_error(err: OSError) -> SpillError:
+    return SpillError(
+        f"{tempfile.gettempdir()}: cannot write the temporary copy of a recording's samples "
+        f"({err}); free space there or point TMPDIR at a larger disk"
+    )
 
 
 @dataclass
@@ -242,6 +262,7 @@ class VitalStream:
         try:
             with gzip.open(self.path, "rb") as f:
                 self._parse(f, set(names))
+            self._spill.finish()
         except EOFError:
             raise truncated(self.path) from None
         except SpillError:
@@ -362,7 +383,7 @@ class VitalStream:
         """Wave track ``name`` over ``span`` (from :meth:`span`), at its own rate."""
         track = self.tracks[name]
         dtstart, dtend = span
-        if dtend <= dtstart:
+        if dtend <= dtstart or len(track.nsamp) == 0:  # no samples at all (a CaseError later)
             return np.zeros(0, dtype=np.float32)
         n = int(np.ceil((dtend - dtstart) * track.srate))
         samples = TrackSamples(self._spill, track, dtstart, n)

@@ -13,7 +13,7 @@ time. The native samples come a range at a time from the reader's temporary file
 (:mod:`ttmbio.sources.vital_stream`) and the kept windows go to one
 (:mod:`ttmbio.windows.kept`), so what still grows with the recording's length is small: a few
 filter states per minute, a few numbers per candidate window and the reader's index of the
-file's records (32 bytes each). A recording of one block is processed whole, as before.
+file's records (48 bytes each). A recording of one block is processed whole, as before.
 
 Peaks are detected per *segment* of ``windows.peak_segment_s`` (blocks hold whole segments):
 a window takes its beats from the segment holding its start, detected on that segment plus
