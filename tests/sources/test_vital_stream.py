@@ -15,6 +15,7 @@ import vitaldb
 
 from ttmbio.errors import CaseError
 from ttmbio.sources import vital_stream
+from ttmbio.sources.vital_dir import read_track_names
 from ttmbio.sources.vital_stream import SpillError, VitalStream
 
 T0 = 1_700_000_000.0
@@ -275,3 +276,28 @@ def test_a_full_temp_disk_stops_with_its_own_error(tmp_path: Path, monkeypatch) 
     monkeypatch.setattr(vital_stream.tempfile, "TemporaryFile", lambda **kw: Full())
     with pytest.raises(SpillError, match=r"No space left on device.*TMPDIR"):
         VitalStream(path, ["SNUADC/ECG_II"])
+
+
+def test_the_index_reads_names_and_duration_as_vitaldb_header_only(tmp_path: Path) -> None:
+    """One pass without samples gives vitaldb's header_only track names and duration."""
+    files = []
+    packets = _recorder_packets(12)
+    for name, body in {
+        "r": packets,
+        "stop": [*packets[:20], (1, b""), *packets[20:]],
+        "again": [*packets[:21], _track(2, 1, 5, "ART", 100, 0.04), *packets[21:]],
+    }.items():
+        files.append(tmp_path / f"{name}.vital")
+        _recorder_file(files[-1], body)
+    vf = vitaldb.VitalFile()
+    vf.dtstart = T0
+    # a wave running past the header's end: header_only times it by its start alone
+    vf.add_track("SNUADC/ECG_II", [{"dt": T0 + 25, "val": np.ones(10_000, np.float32)}], srate=500)
+    vf.add_track("Solar8000/HR", [{"dt": T0 + t, "val": 60.0} for t in range(0, 40, 2)])
+    vf.dtend = T0 + 30
+    files.append(tmp_path / "packed.vital")
+    vf.to_vital(str(files[-1]), compresslevel=1)
+    for path in files:
+        header = vitaldb.VitalFile(str(path), header_only=True)
+        want = (tuple(sorted(header.get_track_names())), float(header.dtend - header.dtstart))
+        assert read_track_names(path) == want, path.name

@@ -1,5 +1,5 @@
-"""A folder of VitalDB ``.vital`` files: indexed with the ``vitaldb`` package (track names
-from the headers), their samples read by :mod:`ttmbio.sources.vital_stream`.
+"""A folder of VitalDB ``.vital`` files, indexed and read by :mod:`ttmbio.sources.vital_stream`
+(one streaming pass each, with ``vitaldb``'s values).
 
 This is the path every VitalDB-format case takes: the synthetic default, a user's own folder,
 and cases downloaded from the open dataset API (cached as ``<caseid>.vital``).
@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import vitaldb
 
 from ttmbio.errors import CaseError, SourceError
 from ttmbio.sources.base import (
@@ -41,9 +40,10 @@ def case_sort_key(path: Path) -> tuple[int, int | str]:
 def check_vital_file(path: Path) -> None:
     """Raise :class:`CaseError` unless ``path`` is a complete gzip stream of a vital file.
 
-    ``vitaldb.VitalFile`` silently returns partial data for a truncated file, so the index
-    decompresses each file once to reach the end-of-stream marker (the sample read,
-    :class:`~ttmbio.sources.vital_stream.VitalStream`, checks the same as it goes).
+    ``vitaldb.VitalFile`` silently returns partial data for a truncated file, so a download
+    is decompressed once to reach the end-of-stream marker before it is kept (the index and
+    the sample read, :class:`~ttmbio.sources.vital_stream.VitalStream`, check the same as
+    they go).
     """
     try:
         with gzip.open(path, "rb") as f:
@@ -60,15 +60,14 @@ def check_vital_file(path: Path) -> None:
 
 
 def read_track_names(path: Path) -> tuple[tuple[str, ...], float]:
-    """Track names and duration (s) from the file header, without reading the samples.
+    """Track names and duration (s) of a complete ``.vital`` file, without keeping samples.
 
-    A file that is not gzip at all (changed since it was indexed, say) is a CaseError naming
-    it; a truncated one is caught when its samples are read (:func:`load_vital_recording`)."""
-    try:
-        vf = vitaldb.VitalFile(str(path), header_only=True)
-    except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as err:
-        raise unreadable(path, err) from None
-    return tuple(sorted(vf.get_track_names())), float(vf.dtend - vf.dtstart)
+    One decompression pass, which also proves the gzip stream whole (a truncated or foreign
+    file is a :class:`CaseError` naming it); the duration is the one ``vitaldb``'s
+    ``header_only`` read gives (record start times and the header's range)."""
+    stream = VitalStream(path, None, header_only=True)
+    start, end = stream.span(stream.track_names())
+    return tuple(sorted(stream.track_names())), float(end - start)
 
 
 def read_clinical_csv(path: Path | None) -> pd.DataFrame | None:
@@ -148,7 +147,6 @@ def scan_vital_dir(
     bad: list[Skipped] = []
     for path in paths:
         try:
-            check_vital_file(path)
             tracks, _ = read_track_names(path)
         except CaseError as err:
             bad.append(Skipped(DATASET, path.stem, str(path), str(err)))

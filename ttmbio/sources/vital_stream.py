@@ -252,8 +252,11 @@ class VitalStream:
     copy cannot be written.
     """
 
-    def __init__(self, path: Path, names: Iterable[str]) -> None:
+    def __init__(self, path: Path, names: Iterable[str] | None, header_only: bool = False) -> None:
+        """Read ``names`` (every track when None); ``header_only`` reads no samples, and
+        times each record by its start alone, as ``vitaldb``'s ``header_only`` does."""
         self.path = Path(path)
+        self.header_only = header_only
         self.tracks: dict[str, VitalTrack] = {}
         self.header_dtstart = self.header_dtend = 0.0
         self.dgmt = 0  # minutes from local time to UTC, as the file's header gives it
@@ -261,7 +264,7 @@ class VitalStream:
         self._spill = _Spill()
         try:
             with gzip.open(self.path, "rb") as f:
-                self._parse(f, set(names))
+                self._parse(f, None if names is None else set(names))
             self._spill.finish()
         except EOFError:
             raise truncated(self.path) from None
@@ -273,7 +276,7 @@ class VitalStream:
     def track_names(self) -> list[str]:
         return list(self.tracks)
 
-    def _parse(self, f: IO[bytes], wanted: set[str]) -> None:
+    def _parse(self, f: IO[bytes], wanted: set[str] | None) -> None:
         if f.read(4) != b"VITA":
             raise CaseError(f"{self.path}: not a .vital file (no VITA signature); remove it")
         f.read(4)  # format version
@@ -309,7 +312,7 @@ class VitalStream:
                     info = _track_info(buf, devices)
                     if info is not None:
                         tid, track, reclens[tid] = info
-                        if track.name in wanted:
+                        if wanted is None or track.name in wanted:
                             tid_names[tid], self.tracks[track.name] = track.name, track
                             self._times.setdefault(track.name, _Times())
                 continue
@@ -340,7 +343,7 @@ class VitalStream:
         used = min(max(2 + infolen, 12), length)
         whole = pump(f, used - 12) == used - 12
         nsamp = -1
-        if whole and track.kind == _WAVE and length >= used + 4:
+        if whole and not self.header_only and track.kind == _WAVE and length >= used + 4:
             raw = f.read(4)
             whole = len(raw) == 4
             if whole:
