@@ -297,6 +297,8 @@ def test_the_index_reads_names_and_duration_as_vitaldb_header_only(tmp_path: Pat
     vf.dtend = T0 + 30
     files.append(tmp_path / "packed.vital")
     vf.to_vital(str(files[-1]), compresslevel=1)
+    files.append(tmp_path / "empty.vital")  # a header and no track at all
+    _recorder_file(files[-1], [])
     for path in files:
         header = vitaldb.VitalFile(str(path), header_only=True)
         want = (tuple(sorted(header.get_track_names())), float(header.dtend - header.dtstart))

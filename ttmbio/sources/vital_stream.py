@@ -371,6 +371,8 @@ class VitalStream:
     def span(self, names: Sequence[str]) -> tuple[float, float]:
         """``(dtstart, dtend)`` as ``vitaldb`` works them out when it reads ``names`` alone."""
         start, end = self.header_dtstart, self.header_dtend
+        if not names:
+            return start, end
         seq = np.concatenate([np.frombuffer(self._times[n].seq, dtype=np.int64) for n in names])
         dt = np.concatenate([np.frombuffer(self._times[n].dt, dtype=np.float64) for n in names])
         ends = [np.frombuffer(self._times[n].end, dtype=np.float64) for n in names]
