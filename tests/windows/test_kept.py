@@ -5,7 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
+from ttmbio.errors import TtmbioError
+from ttmbio.sources.vital_stream import SpillError
 from ttmbio.windows import build
 from ttmbio.windows.kept import SpilledWindows, window_chunks
 from ttmbio.windows.process import WindowBlock
@@ -46,3 +49,12 @@ def test_a_case_reaches_the_store_a_shard_at_a_time(tmp_path: Path) -> None:
     assert [len(s) for s, _ in got] == [4, 4, 2]
     assert np.concatenate([m["start_s"] for _, m in got]).tolist() == list(range(10))
     assert np.concatenate([s for s, _ in got]).tobytes() == np.asarray(windows).tobytes()
+
+
+def test_a_spill_that_cannot_be_written_is_a_one_line_stage_error(tmp_path: Path) -> None:
+    spilled = SpilledWindows.create(tmp_path, (3, 16))
+    spilled.path.unlink()
+    tmp_path.rmdir()  # as if the temporary folder had gone (or filled up)
+    with pytest.raises(SpillError, match="cannot write a recording's kept windows") as err:
+        spilled.append(_windows(2, 0))
+    assert isinstance(err.value, TtmbioError)  # the stages print it as one line and stop

@@ -43,7 +43,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from ttmbio.errors import CaseError
+from ttmbio.errors import CaseError, TtmbioError
 
 _FORMATS = {1: "<f4", 2: "<f8", 3: "i1", 4: "u1", 5: "<i2", 6: "<u2", 7: "<i4", 8: "<u4"}
 _WAVE, _NUMERIC = 1, 2
@@ -62,8 +62,9 @@ def truncated(path: Path) -> CaseError:
     )
 
 
-class SpillError(OSError):
-    """The temporary copy of a file's samples could not be written (a full ``TMPDIR``)."""
+class SpillError(TtmbioError, OSError):
+    """The temporary copy of a file's samples could not be written (a full ``TMPDIR``): a
+    one-line error that stops the stage, since no recording is at fault."""
 
 
 class _Spill:

@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from ttmbio.sources.vital_stream import SpillError
+
 _DTYPE = np.dtype(np.float32)
 
 
@@ -38,8 +40,14 @@ class SpilledWindows:
     def append(self, windows: np.ndarray) -> None:
         if windows.shape[1:] != self.shape:
             raise ValueError(f"windows of shape {windows.shape[1:]} != {self.shape}")
-        with open(self.path, "ab") as f:
-            f.write(np.ascontiguousarray(windows, dtype=_DTYPE).tobytes())
+        try:
+            with open(self.path, "ab") as f:
+                f.write(np.ascontiguousarray(windows, dtype=_DTYPE).tobytes())
+        except OSError as err:
+            raise SpillError(
+                f"{self.path.parent}: cannot write a recording's kept windows ({err}); free "
+                "space there or point TMPDIR at a larger disk"
+            ) from err
         self.n += len(windows)
 
     def __len__(self) -> int:
