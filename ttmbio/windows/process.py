@@ -153,14 +153,13 @@ def process_recording(
     signals = RecordingSignals(rec, cfg, params, plan)
     shape = (len(cfg.channels), params.length)
     kept = SpilledWindows.create(spill, shape) if spill is not None else None
-    parts, held = [], []
+    held: list[np.ndarray] = []
+    keep_windows = held.append if kept is None else kept.append
+    parts = []
     for b in plan.blocks:
         part = _process_block(rec, cfg, params, plan, b, signals)
-        if kept is None:
-            held.append(part.signals)
-        else:
-            kept.append(part.signals)
-        part.signals = np.zeros((0, *shape), dtype=np.float32)
+        keep_windows(part.signals)
+        part.signals = np.zeros((0, *shape), dtype=np.float32)  # held or spilled: not twice
         parts.append(part)
     checks = {k: np.concatenate([p.checks[k] for p in parts]) for k in parts[0].checks}
     info = {k: np.concatenate([p.info[k] for p in parts]) for k in parts[0].info}
@@ -233,7 +232,7 @@ def _process_block(
         r_found = beats.detect(ecg, ecg_r_peaks)
         r_peaks = beats.windows_of(r_found)
         info["hr_bpm"] = heart_rate_bpm(r_peaks, fs).astype(np.float32)
-        info["ecg_sqi"] = _ecg_sqi(ecg, w_filt[:, channel["ECG"]], r_found, beats, q, fs)
+        info["ecg_sqi"] = _ecg_sqi(ecg, w_filt[:, channel["ECG"]], r_found, r_peaks, beats, q, fs)
         lo, hi = q.hr_bpm
         checks["hr"] = ~((info["hr_bpm"] >= lo) & (info["hr_bpm"] <= hi))
         checks["ecg_sqi"] = ~(info["ecg_sqi"] >= q.sqi_min("ecg_sqi"))
@@ -276,17 +275,17 @@ def _ecg_sqi(
     ecg: np.ndarray,
     windows: np.ndarray,
     r_found: list[tuple[np.ndarray, np.ndarray]],
+    r_peaks: list[np.ndarray],
     beats: SegmentBeats,
     q: QualityParams,
     fs: float,
 ) -> np.ndarray:
     """The ``ecg_sqi`` of every candidate window by ``q.ecg_method`` (float32).
 
-    ``r_found`` are the R peaks (detector "neurokit") of each detection segment. ``bsqi`` runs
-    its two detectors once per segment of the filtered ECG, reusing ``r_found`` for
-    "neurokit".
+    ``r_found`` are the R peaks (detector "neurokit") of each detection segment and
+    ``r_peaks`` each window's share of them. ``bsqi`` runs its two detectors once per segment
+    of the filtered ECG, reusing ``r_found`` for "neurokit".
     """
-    r_peaks = beats.windows_of(r_found)
     if q.ecg_method == "morphology":
         sqi = morphology_sqi(windows, r_peaks, fs, q.morph_r_min, q.morph_max, q.ecg_morph_half_s)
     elif q.ecg_method == "template":
@@ -323,13 +322,14 @@ def _native_defects(
     """Longest flat run (s) and clipped fraction per window, worst over ``channels``."""
     flat = np.zeros(len(starts_s))
     clip = np.zeros(len(starts_s))
+    if not len(starts_s):  # a block that starts no window
+        return flat, clip
     for name in channels:
         sig = rec.signals[name]
         size = round(duration_s * sig.fs)
         first = np.minimum(np.round(starts_s * sig.fs).astype(np.int64), len(sig.data) - size)
-        lo = int(first.min()) if len(first) else 0
-        span = np.asarray(sig.data[lo : int(first.max()) + size if len(first) else lo + size])
-        w = np.nan_to_num(sliding_window_view(span, size)[first - lo])
+        lo, hi = int(first.min()), int(first.max()) + size  # read only the block's span
+        w = np.nan_to_num(sliding_window_view(np.asarray(sig.data[lo:hi]), size)[first - lo])
         flat = np.maximum(flat, longest_flat_run_s(w, sig.fs))
         clip = np.maximum(clip, clipped_fraction(w))
     return flat, clip
