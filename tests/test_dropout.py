@@ -62,3 +62,34 @@ def test_encoder_uses_it_and_keeps_its_state_dict() -> None:
     use_fast_dropout(plain)
     assert isinstance(plain[1], FastDropout) and plain[1].p == 0.2
     assert set(plain.state_dict()) == before
+
+
+def _reference_dropout(x: torch.Tensor, p: float) -> torch.Tensor:
+    """The mask as the module docstring defines it, built the plain way (bool compare and
+    torch.where): the in-place int16 path must give these values bit for bit."""
+    n = x.numel()
+    words = torch.empty((n + 3) // 4, dtype=torch.int64).random_()
+    lanes = words.view(torch.int16)[:n].view(x.shape)
+    mask = (lanes & (2**15 - 1)) >= round(p * 2**15)
+    return x * torch.where(mask, 1.0 / (1.0 - p), 0.0).to(x.dtype)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])  # training dtypes
+@pytest.mark.parametrize(("shape", "p"), [((64, 2, 16, 32), 0.1), ((3, 7, 5), 0.35)])
+def test_outputs_and_gradients_match_the_plain_mask_bit_for_bit(
+    dtype: torch.dtype, shape: tuple[int, ...], p: float
+) -> None:
+    x = torch.randn(shape, dtype=dtype)
+    x[0, 0] = -x[0, 0].abs()  # negatives: dropped ones keep their sign (-0.0) as x * 0 does
+    ref_x, x = x.clone().requires_grad_(), x.clone().requires_grad_()
+    torch.manual_seed(11)
+    expected = _reference_dropout(ref_x, p)
+    torch.manual_seed(11)
+    out = FastDropout(p).train()(x)
+    assert out.dtype == dtype
+    bits = {2: torch.int16, 4: torch.int32, 8: torch.int64}[dtype.itemsize]  # -0.0 != 0.0
+    assert torch.equal(out.detach().view(bits), expected.detach().view(bits))
+    grad = torch.randn(shape, dtype=dtype)
+    out.backward(grad)
+    expected.backward(grad)
+    assert torch.equal(x.grad, ref_x.grad)
