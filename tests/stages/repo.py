@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -133,9 +135,10 @@ def copy_repo(dest: Path, params: dict | None = None) -> Path:
 
 # ------------------------------------------------------- the tiny DAG, built by two modules
 # test_dvc_pipeline.py and test_repro_twice.py each build the whole DAG with these params,
-# in their own copy (under xdist, on both workers at once). Two independent builds must give
-# the same output hashes (design contract 6): the module whose build finishes second
-# compares, so the check costs no third run of the DAG.
+# in their own copy (under xdist, on both workers at once): the first with `dvc repro`, the
+# second with every stage's command run in the test process (`repro_in_process`). Two
+# independent builds must give the same output hashes (design contract 6): the module whose
+# build finishes second compares, so the check costs no third run of the DAG.
 FOLDS = {"splits": {"folds": [0, 1]}, "evaluate": {"bootstrap": 100}}
 BUILDERS = ("tests/stages/test_dvc_pipeline.py", "tests/stages/test_repro_twice.py")
 
@@ -191,3 +194,35 @@ def check_against_other_build(
     assert set(theirs) == set(mine)
     changed = sorted(stage for stage, outs in theirs.items() if outs != mine[stage])
     assert not changed, f"outputs differ from {label}: {changed}"
+
+
+def repro_in_process(repo: Path) -> list[str]:
+    """Run every stage of ``repo``'s pipeline, in the order ``dvc repro`` runs them, as the
+    same ``ttmbio`` command but inside this process; then ``dvc commit -f`` hashes the
+    outputs into ``dvc.lock``. Returns the stages run.
+
+    The commands are the ones DVC resolves from dvc.yaml (foreach/matrix items included), so
+    what differs from a ``dvc repro`` is only the process around them: this build pays the
+    torch/transformers/granite-tsfm imports (~6 s a process) and DVC's per-stage lock
+    rewrite once instead of once per stage, and shares its process, seeds and all, between
+    stages, so a stage that leaned on a fresh interpreter's state would differ here.
+    """
+    import networkx as nx
+    from dvc.repo import Repo
+    from typer.testing import CliRunner
+
+    from ttmbio_stages.cli import app
+
+    with Repo(str(repo)) as project:
+        stages = list(nx.dfs_postorder_nodes(project.index.graph))  # dvc repro's order
+        commands = [(s.name, [s.cmd] if isinstance(s.cmd, str) else list(s.cmd)) for s in stages]
+    runner = CliRunner()
+    with contextlib.chdir(repo):
+        for name, cmds in commands:
+            for cmd in cmds:
+                program, *args = shlex.split(cmd)
+                assert program == "ttmbio", f"{name}: {cmd}"
+                result = runner.invoke(app, args, catch_exceptions=False)
+                assert result.exit_code == 0, f"{name}: {cmd}\n{result.output[-3000:]}"
+    dvc(repo, "commit", "-f")
+    return [name for name, _ in commands]

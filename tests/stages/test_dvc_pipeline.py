@@ -176,30 +176,72 @@ def _numbers(tree: object, path: str = ""):
         yield path, tree
 
 
+def _reset(repo: Path) -> None:
+    """Back to the committed workspace: params and outputs."""
+    run(repo, "git", "checkout", "-q", "--", ".")
+    dvc(repo, "checkout", "-q")
+
+
+def _applied_metrics(repo: Path, experiment: str) -> dict:
+    """``metrics/evaluate.json`` as ``experiment`` left it (applied, read, workspace reset)."""
+    dvc(repo, "exp", "apply", experiment)
+    metrics = json.loads((repo / "metrics/evaluate.json").read_text())
+    _reset(repo)
+    return metrics
+
+
 def test_exp_run_with_another_seed_changes_the_split(repro_repo: Path) -> None:
     before = (repro_repo / "data/splits.json").read_text()
-    dvc(repro_repo, "exp", "run", "splits", "-S", "splits.seed=7")  # only the stage compared
+    # only the stage compared
+    dvc(repro_repo, "exp", "run", "splits", "-n", "seed-7", "-S", "splits.seed=7")
     after = (repro_repo / "data/splits.json").read_text()
     assert before != after
     params = dvc(repro_repo, "params", "diff").stdout
     assert "splits.seed" in params and "42" in params and "7" in params
     metrics = dvc(repro_repo, "metrics", "diff").stdout
     assert "metrics/splits.json" in metrics and "vitaldb.val.age_mean" in metrics
-    run(repro_repo, "git", "checkout", "-q", "--", ".")
-    dvc(repro_repo, "checkout", "-q")
+    _reset(repro_repo)
+    dvc(repro_repo, "exp", "remove", "seed-7")  # the sweep below reads this baseline's alone
 
 
-def test_two_experiments_compare_with_metrics_diff(repro_repo: Path) -> None:
-    """Two `dvc exp run -S` runs; `dvc metrics diff` between them names what changed.
+SWEEP = (0.2, 0.8)
 
-    Each runs only the stage compared (a target), as the other stage tests here do: the
-    mechanics are the same and the tiny DAG's other evaluate-param stages cost minutes."""
-    dvc(repro_repo, "exp", "run", "evaluate", "-n", "thr-low", "-S", "evaluate.threshold=0.2")
-    low = json.loads((repro_repo / "metrics/evaluate.json").read_text())
-    dvc(repro_repo, "exp", "run", "evaluate", "-n", "thr-high", "-S", "evaluate.threshold=0.8")
-    high = json.loads((repro_repo / "metrics/evaluate.json").read_text())
+
+@pytest.fixture(scope="module")
+def threshold_sweep(repro_repo: Path) -> dict[float, str]:
+    """The README's sweep recipe on a cheap param and one target stage (evaluate; the
+    mechanics are the README's): two experiments queued and run. Returns threshold ->
+    experiment name; the metrics-diff, compare and apply tests all read these two."""
+    thresholds = ",".join(map(str, SWEEP))
+    dvc(repro_repo, "exp", "run", "evaluate", "--queue", "-S", f"evaluate.threshold={thresholds}")
+    dvc(repro_repo, "queue", "start", "-j", "1")
+    deadline = time.monotonic() + 600
+    while True:
+        status = dvc(repro_repo, "queue", "status").stdout
+        if "Queued" not in status and "Running" not in status:
+            break
+        assert time.monotonic() < deadline, status
+        time.sleep(2)
+    assert status.count("Success") == 2, status
+    table = dvc(repro_repo, "exp", "show", "--csv").stdout
+    names = {
+        float(r["evaluate.threshold"]): r["Experiment"]
+        for r in csv.DictReader(io.StringIO(table))
+        if r["Experiment"]
+    }
+    assert set(names) == set(SWEEP), table
+    return names
+
+
+def test_two_experiments_compare_with_metrics_diff(
+    repro_repo: Path, threshold_sweep: dict[float, str]
+) -> None:
+    """The sweep's two runs; `dvc metrics diff` between them names what changed."""
+    low_exp, high_exp = (threshold_sweep[t] for t in SWEEP)
+    low = _applied_metrics(repro_repo, low_exp)
+    high = _applied_metrics(repro_repo, high_exp)
     assert low["windows"]["confusion"] != high["windows"]["confusion"]
-    diff = json.loads(dvc(repro_repo, "metrics", "diff", "thr-low", "thr-high", "--json").stdout)
+    diff = json.loads(dvc(repro_repo, "metrics", "diff", low_exp, high_exp, "--json").stdout)
     changed = diff["metrics/evaluate.json"]
     for key in ("windows.confusion.tp", "windows.confusion.fp", "windows.confusion.fn"):
         old, new = low["windows"]["confusion"], high["windows"]["confusion"]
@@ -211,47 +253,74 @@ def test_two_experiments_compare_with_metrics_diff(repro_repo: Path) -> None:
                 "diff": new[name] - old[name],
             }
     assert "windows.auroc" not in changed  # ranking metrics do not depend on the threshold
-    params = dvc(repro_repo, "params", "diff", "thr-low", "thr-high").stdout
+    params = dvc(repro_repo, "params", "diff", low_exp, high_exp).stdout
     assert "evaluate.threshold" in params and "0.2" in params and "0.8" in params
-    table = dvc(repro_repo, "metrics", "diff", "thr-low", "thr-high", "--md").stdout
+    table = dvc(repro_repo, "metrics", "diff", low_exp, high_exp, "--md").stdout
     assert "| metrics/evaluate.json" in table and "windows.confusion" in table
-    run(repro_repo, "git", "checkout", "-q", "--", ".")
-    dvc(repro_repo, "checkout", "-q")
 
 
-def test_compare_two_experiments_and_a_revision(repro_repo: Path) -> None:
-    """`ttmbio compare` reads each side's scores file from an experiment or a git revision."""
+def test_compare_two_experiments_and_a_revision(
+    repro_repo: Path, threshold_sweep: dict[float, str]
+) -> None:
+    """`ttmbio compare` reads each side's scores file from an experiment or a git revision:
+    a sweep run (the committed temperature scaling) against an isotonic one."""
     # target evaluate: calibrate (its param changed) and evaluate run, nothing else
-    dvc(
-        repro_repo, "exp", "run", "evaluate", "-n", "cal-temp", "-S", "calibrate.method=temperature"
-    )
     dvc(repro_repo, "exp", "run", "evaluate", "-n", "cal-iso", "-S", "calibrate.method=isotonic")
-    out = run(repro_repo, "ttmbio", "compare", "cal-temp", "cal-iso").stdout
-    assert "cal-temp:metrics/evaluate_scores.csv -> cal-iso:metrics/evaluate_scores.csv" in out
+    swept = threshold_sweep[SWEEP[0]]
+    out = run(repro_repo, "ttmbio", "compare", swept, "cal-iso").stdout
+    assert f"{swept}:metrics/evaluate_scores.csv -> cal-iso:metrics/evaluate_scores.csv" in out
     rows = {line.split("|")[1].strip() for line in out.splitlines() if line.startswith("| ")}
     assert {"auroc", "auprc", "balanced_accuracy", "ece"} <= rows
     head = run(repro_repo, "ttmbio", "compare", "HEAD", "cal-iso", "--md").stdout
     auroc = next(line for line in head.splitlines() if line.startswith("| auroc |"))
     base = float(auroc.split("|")[2])
-    run(repro_repo, "git", "checkout", "-q", "--", ".")
-    dvc(repro_repo, "checkout", "-q")
+    _reset(repro_repo)
+    dvc(repro_repo, "exp", "remove", "cal-iso")
     committed = json.loads((repro_repo / "metrics/evaluate.json").read_text())
     assert base == pytest.approx(committed["windows"]["auroc"], abs=1e-4)
 
 
 def test_exp_run_with_lora_shows_in_exp_show(repro_repo: Path) -> None:
     target = "finetune@pretrained-1.0-42"  # the run read below; the other seven cost minutes
-    dvc(repro_repo, "exp", "run", target, "-S", "finetune.lora.enabled=true")
+    dvc(repro_repo, "exp", "run", target, "-n", "lora", "-S", "finetune.lora.enabled=true")
     summary = json.loads(
         (repro_repo / "models/finetune/pretrained-1.0-seed42/summary.json").read_text()
     )
     assert summary["lora"] is True and 0 < summary["lora_fraction"] < 0.1
     shown = dvc(repro_repo, "exp", "show", "--json").stdout
     assert '"finetune.lora.enabled"' in shown or '"enabled": true' in shown
-    run(repro_repo, "git", "checkout", "-q", "--", ".")
-    dvc(repro_repo, "checkout", "-q")
+    _reset(repro_repo)
+    dvc(repro_repo, "exp", "remove", "lora")
 
 
+def test_queued_sweep_then_apply_the_best(
+    repro_repo: Path, threshold_sweep: dict[float, str]
+) -> None:
+    """The sweep's runs compared in `dvc exp show`, and the best applied."""
+    sort = ("--sort-by", "metrics/evaluate.json:windows.accuracy", "--sort-order", "desc")
+    changed = dvc(repro_repo, "exp", "show", "--only-changed", "--csv", *sort).stdout
+    header = next(csv.reader(io.StringIO(changed)))
+    assert "evaluate.threshold" in header and "windows.auroc" not in header, header
+    table = dvc(repro_repo, "exp", "show", "--csv", *sort).stdout
+    rows = [r for r in csv.DictReader(io.StringIO(table)) if r["Experiment"]]
+    assert {float(r["evaluate.threshold"]) for r in rows} == set(SWEEP), table
+    # two evaluate files (BUT-PPG, hypotension) share metric names: DVC then prefixes columns
+    column = next(
+        k for k in rows[0] if k in ("windows.accuracy", "metrics/evaluate.json:windows.accuracy")
+    )
+    accuracies = [float(r[column]) for r in rows]
+    assert accuracies == sorted(accuracies, reverse=True)
+    best = rows[0]
+    dvc(repro_repo, "exp", "apply", best["Experiment"])
+    applied = yaml.safe_load((repro_repo / "params.yaml").read_text())
+    assert applied["evaluate"]["threshold"] == float(best["evaluate.threshold"])
+    metrics = json.loads((repro_repo / "metrics/evaluate.json").read_text())
+    assert metrics["windows"]["accuracy"] == pytest.approx(float(best[column]))
+    assert "up to date" in dvc(repro_repo, "status", "evaluate").stdout.lower()
+    _reset(repro_repo)
+
+
+# last: it commits (the remote's config), which starts a new baseline for `dvc exp show`
 def test_push_to_a_local_remote_and_pull_into_a_fresh_clone(
     repro_repo: Path, tmp_path: Path
 ) -> None:
@@ -271,40 +340,3 @@ def test_push_to_a_local_remote_and_pull_into_a_fresh_clone(
         for repo in (repro_repo, clone)
     ]
     assert shown[0] == shown[1] and "metrics/evaluate.json" in shown[0]
-
-
-def test_queued_sweep_then_apply_the_best(repro_repo: Path) -> None:
-    """The README's sweep recipe on a cheap param and one target stage (evaluate; the
-    mechanics are the README's): queue, run, compare, apply."""
-    dvc(repro_repo, "exp", "run", "evaluate", "--queue", "-S", "evaluate.threshold=0.3,0.7")
-    dvc(repro_repo, "queue", "start", "-j", "1")
-    deadline = time.monotonic() + 600
-    while True:
-        status = dvc(repro_repo, "queue", "status").stdout
-        if "Queued" not in status and "Running" not in status:
-            break
-        assert time.monotonic() < deadline, status
-        time.sleep(2)
-    assert status.count("Success") == 2, status
-    sort = ("--sort-by", "metrics/evaluate.json:windows.accuracy", "--sort-order", "desc")
-    changed = dvc(repro_repo, "exp", "show", "--only-changed", "--csv", *sort).stdout
-    header = next(csv.reader(io.StringIO(changed)))
-    assert "evaluate.threshold" in header and "windows.auroc" not in header, header
-    table = dvc(repro_repo, "exp", "show", "--csv", *sort).stdout
-    rows = [r for r in csv.DictReader(io.StringIO(table)) if r["Experiment"]]
-    assert {float(r["evaluate.threshold"]) for r in rows} == {0.3, 0.7}, table
-    # two evaluate files (BUT-PPG, hypotension) share metric names: DVC then prefixes columns
-    column = next(
-        k for k in rows[0] if k in ("windows.accuracy", "metrics/evaluate.json:windows.accuracy")
-    )
-    accuracies = [float(r[column]) for r in rows]
-    assert accuracies == sorted(accuracies, reverse=True)
-    best = rows[0]
-    dvc(repro_repo, "exp", "apply", best["Experiment"])
-    applied = yaml.safe_load((repro_repo / "params.yaml").read_text())
-    assert applied["evaluate"]["threshold"] == float(best["evaluate.threshold"])
-    metrics = json.loads((repro_repo / "metrics/evaluate.json").read_text())
-    assert metrics["windows"]["accuracy"] == pytest.approx(float(best[column]))
-    assert "up to date" in dvc(repro_repo, "status", "evaluate").stdout.lower()
-    run(repro_repo, "git", "checkout", "-q", "--", ".")
-    dvc(repro_repo, "checkout", "-q")
