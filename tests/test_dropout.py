@@ -92,4 +92,12 @@ def test_outputs_and_gradients_match_the_plain_mask_bit_for_bit(
     grad = torch.randn(shape, dtype=dtype)
     out.backward(grad)
     expected.backward(grad)
-    assert torch.equal(x.grad, ref_x.grad)
+    assert torch.equal(x.grad.view(bits), ref_x.grad.view(bits))
+
+
+def test_a_probability_that_rounds_to_one_drops_everything() -> None:
+    """p within 2^-16 of 1 rounds to 2^15 / 2^15, a threshold int16 cannot hold (it wrapped
+    to -2^15 and kept every element, scaled by 1 / (1 - p))."""
+    x = torch.randn(4, 1000)
+    assert not keep_mask(x.shape, 0.999999).any()
+    assert torch.equal(FastDropout(0.999999).train()(x), torch.zeros_like(x))

@@ -27,11 +27,15 @@ def _kept(shape: torch.Size, p: float) -> torch.Tensor:
     """int16 tensor of ``shape``: 1 where an element is kept (probability ``1 - p``, to
     2^-15), drawn from torch's default CPU generator (so ``torch.manual_seed`` repeats it).
     The lanes are masked and compared in place, in int16: a comparison that makes a new
-    bool tensor costs five times as much on the CPU."""
+    bool tensor costs five times as much on the CPU. A ``p`` within 2^-16 of 1 rounds to 1:
+    nothing is kept (its threshold, 2^15, does not fit in int16)."""
     n = math.prod(shape)
     words = torch.empty((n + 3) // 4, dtype=torch.int64).random_()
-    lanes = words.view(torch.int16)[:n].view(shape)
-    return lanes.bitwise_and(_LEVELS - 1).ge_(round(p * _LEVELS))
+    lanes = words.view(torch.int16)[:n].view(shape)  # a view of words, which nothing else holds
+    threshold = round(p * _LEVELS)
+    if threshold >= _LEVELS:
+        return lanes.zero_()
+    return lanes.bitwise_and_(_LEVELS - 1).ge_(threshold)
 
 
 def keep_mask(shape: torch.Size, p: float) -> torch.Tensor:
