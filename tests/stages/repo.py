@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import shlex
+import re
 import shutil
 import subprocess
 import sys
@@ -197,32 +196,18 @@ def check_against_other_build(
 
 
 def repro_in_process(repo: Path) -> list[str]:
-    """Run every stage of ``repo``'s pipeline, in the order ``dvc repro`` runs them, as the
-    same ``ttmbio`` command but inside this process; then ``dvc commit -f`` hashes the
-    outputs into ``dvc.lock``. Returns the stages run.
+    """Build ``repo``'s whole pipeline in one fresh Python process, then ``dvc commit -f`` its
+    output hashes into ``dvc.lock``; return the stages run (in order).
 
-    The commands are the ones DVC resolves from dvc.yaml (foreach/matrix items included), so
-    what differs from a ``dvc repro`` is only the process around them: this build pays the
-    torch/transformers/granite-tsfm imports (~6 s a process) and DVC's per-stage lock
-    rewrite once instead of once per stage, and shares its process, seeds and all, between
-    stages, so a stage that leaned on a fresh interpreter's state would differ here.
+    The process (``tests/stages/one_process_build.py``, run with the copy's code first on the
+    path, under ``run``'s time limit) takes the stages in ``dvc repro``'s order and runs each
+    command DVC resolves from dvc.yaml through the console script's Typer app. What differs
+    from ``dvc repro``: no shell and no DVC environment around each command, hashing once at
+    the end, and one interpreter for all stages, which pays the torch/transformers/granite-
+    tsfm imports (~6 s a process) and DVC's per-stage lock rewrite once instead of per stage.
+    A stage that leaned on a fresh interpreter (torch's fixed startup seed, a global another
+    stage left set) would give a differing hash here.
     """
-    import networkx as nx
-    from dvc.repo import Repo
-    from typer.testing import CliRunner
-
-    from ttmbio_stages.cli import app
-
-    with Repo(str(repo)) as project:
-        stages = list(nx.dfs_postorder_nodes(project.index.graph))  # dvc repro's order
-        commands = [(s.name, [s.cmd] if isinstance(s.cmd, str) else list(s.cmd)) for s in stages]
-    runner = CliRunner()
-    with contextlib.chdir(repo):
-        for name, cmds in commands:
-            for cmd in cmds:
-                program, *args = shlex.split(cmd)
-                assert program == "ttmbio", f"{name}: {cmd}"
-                result = runner.invoke(app, args, catch_exceptions=False)
-                assert result.exit_code == 0, f"{name}: {cmd}\n{result.output[-3000:]}"
+    result = run(repo, sys.executable, "-m", "tests.stages.one_process_build")
     dvc(repo, "commit", "-f")
-    return [name for name, _ in commands]
+    return re.findall(r"^Running stage '([^']+)'$", result.stdout, flags=re.MULTILINE)
