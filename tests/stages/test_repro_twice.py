@@ -1,6 +1,6 @@
-"""The whole DAG in a temporary copy, cross-validation on, every stage's command run in this
-process (``repro_in_process``): an independent build from test_dvc_pipeline.py's ``dvc
-repro`` (or from `dvc repro -f` when that module is not run) must give the same output
+"""The whole DAG in a temporary copy, cross-validation on, every stage's command run in one
+fresh Python process (``repro_in_process``): an independent build from test_dvc_pipeline.py's
+``dvc repro`` (or from `dvc repro -f` when that module is not run) must give the same output
 hashes for every stage (design contract 6), and the folds their metrics (slow)."""
 
 from __future__ import annotations
