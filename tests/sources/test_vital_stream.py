@@ -303,3 +303,16 @@ def test_the_index_reads_names_and_duration_as_vitaldb_header_only(tmp_path: Pat
         header = vitaldb.VitalFile(str(path), header_only=True)
         want = (tuple(sorted(header.get_track_names())), float(header.dtend - header.dtstart))
         assert read_track_names(path) == want, path.name
+
+
+def test_the_index_makes_no_temporary_file(tmp_path: Path, monkeypatch) -> None:
+    """A header-only read keeps no samples, so it needs no spill: it works with none to be had."""
+    path = tmp_path / "r.vital"
+    _recorder_file(path, _recorder_packets(5))
+
+    def no_temp(**kw: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(vital_stream.tempfile, "TemporaryFile", no_temp)
+    names, duration = read_track_names(path)
+    assert "SNUADC/ECG_II" in names and duration > 0

@@ -98,11 +98,15 @@ class _Spill:
         return os.pread(self.file.fileno(), size, offset)
 
 
-def _spill_error(err: OSError) -> SpillError:
+def spill_error(where: str | Path, what: str, err: OSError) -> SpillError:
+    """The one-line error for a temporary file under ``where`` that could not take ``what``."""
     return SpillError(
-        f"{tempfile.gettempdir()}: cannot write the temporary copy of a recording's samples "
-        f"({err}); free space there or point TMPDIR at a larger disk"
+        f"{where}: cannot write {what} ({err}); free space there or point TMPDIR at a larger disk"
     )
+
+
+def _spill_error(err: OSError) -> SpillError:
+    return spill_error(tempfile.gettempdir(), "the temporary copy of a recording's samples", err)
 
 
 @dataclass
@@ -257,16 +261,17 @@ class VitalStream:
         """Read ``names`` (every track when None); ``header_only`` reads no samples, and
         times each record by its start alone, as ``vitaldb``'s ``header_only`` does."""
         self.path = Path(path)
-        self.header_only = header_only
         self.tracks: dict[str, VitalTrack] = {}
         self.header_dtstart = self.header_dtend = 0.0
         self.dgmt = 0  # minutes from local time to UTC, as the file's header gives it
         self._times: dict[str, _Times] = {}
-        self._spill = _Spill()
+        # the samples' temporary file; none for a header-only read, which keeps no samples
+        self._spill = None if header_only else _Spill()
         try:
             with gzip.open(self.path, "rb") as f:
                 self._parse(f, None if names is None else set(names))
-            self._spill.finish()
+            if self._spill is not None:
+                self._spill.finish()
         except EOFError:
             raise truncated(self.path) from None
         except SpillError:
@@ -344,7 +349,7 @@ class VitalStream:
         used = min(max(2 + infolen, 12), length)
         whole = pump(f, used - 12) == used - 12
         nsamp = -1
-        if whole and not self.header_only and track.kind == _WAVE and length >= used + 4:
+        if whole and self._spill is not None and track.kind == _WAVE and length >= used + 4:
             raw = f.read(4)
             whole = len(raw) == 4
             if whole:

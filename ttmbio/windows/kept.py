@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ttmbio.sources.vital_stream import SpillError
+from ttmbio.sources.vital_stream import spill_error
 
 _DTYPE = np.dtype(np.float32)
 
@@ -44,10 +44,7 @@ class SpilledWindows:
             with open(self.path, "ab") as f:
                 f.write(np.ascontiguousarray(windows, dtype=_DTYPE).tobytes())
         except OSError as err:
-            raise SpillError(
-                f"{self.path.parent}: cannot write a recording's kept windows ({err}); free "
-                "space there or point TMPDIR at a larger disk"
-            ) from err
+            raise spill_error(self.path.parent, "a recording's kept windows", err) from err
         self.n += len(windows)
 
     def __len__(self) -> int:
