@@ -9,6 +9,7 @@ import pytest
 
 from tests import network_guard
 from tests.fixtures.files import make_butppg_dir, make_vital_dir
+from tests.stages.repo import BUILDERS
 
 # tests never reach a model hub: a missing local checkpoint must fail, not download
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -30,3 +31,28 @@ def vital_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def butppg_dir(tmp_path: Path) -> Path:
     return make_butppg_dir(tmp_path / "butppg")
+
+
+def _module_rank(items: list[pytest.Item]) -> dict[str, int]:
+    """Test file -> 0 for the two tiny-DAG builders, 1 for another file with a slow test, 2
+    for the rest."""
+    rank: dict[str, int] = {}
+    for item in items:
+        path = item.nodeid.split("::")[0]
+        mine = 0 if path in BUILDERS else 1 if item.get_closest_marker("slow") else 2
+        rank[path] = min(rank.get(path, 2), mine)
+    return rank
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The longest files first, whole files kept together and in their order otherwise.
+
+    Under xdist (``--dist loadfile``; pyproject turns off xdist's reordering by test count)
+    files go out in this order, two to each worker at the start: the two builds of the tiny
+    DAG (each minutes long) begin on both workers at once, the other slow files follow, and
+    the unit tests fill in around them. xdist's own order (files with more tests first) sent
+    the builders, which hold few tests, out last, so one worker was still building long after
+    the other had run everything else.
+    """
+    rank = _module_rank(items)
+    items.sort(key=lambda item: rank[item.nodeid.split("::")[0]])

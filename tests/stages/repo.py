@@ -133,13 +133,13 @@ def copy_repo(dest: Path, params: dict | None = None) -> Path:
 
 
 # ------------------------------------------------------- the tiny DAG, built by two modules
-# test_dvc_pipeline.py and test_repro_twice.py each build the whole DAG with these params,
+# test_dvc_pipeline.py and test_dvc_experiments.py each build the whole DAG with these params,
 # in their own copy (under xdist, on both workers at once): the first with `dvc repro`, the
 # second with every stage's command run in one fresh Python process (`repro_in_process`). Two
 # independent builds must give the same output hashes (design contract 6): the module whose
 # build finishes second compares, so the check costs no third run of the DAG.
 FOLDS = {"splits": {"folds": [0, 1]}, "evaluate": {"bootstrap": 100}}
-BUILDERS = ("tests/stages/test_dvc_pipeline.py", "tests/stages/test_repro_twice.py")
+BUILDERS = ("tests/stages/test_dvc_pipeline.py", "tests/stages/test_dvc_experiments.py")
 
 
 def tiny_dag_params() -> dict:

@@ -1,18 +1,14 @@
-"""The DVC pipeline end to end in a temporary copy of the repository (slow: ~1 min)."""
+"""The DVC pipeline end to end in a temporary copy of the repository, built with ``dvc repro``
+(slow): what it writes, ``ttmbio bench --quick`` on it, and a push to a remote and a pull into
+a fresh clone. DVC's experiment workflow runs on the second build (test_dvc_experiments.py)."""
 
 from __future__ import annotations
 
-import contextlib
-import csv
-import io
 import json
 import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 import zarr
 
 from tests.stages.repo import (
@@ -68,7 +64,7 @@ def repro_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_an_independent_build_gives_identical_output_hashes(
     repro_repo: Path, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    """Against test_repro_twice.py's build of the same params (or `dvc repro -f` here)."""
+    """Against test_dvc_experiments.py's build of the same params (or `dvc repro -f` here)."""
     check_against_other_build(request, tmp_path_factory, MODULE, repro_repo)
 
 
@@ -176,174 +172,6 @@ def _numbers(tree: object, path: str = ""):
             yield from _numbers(value, f"{path}.{key}")
     elif isinstance(tree, int | float) and not isinstance(tree, bool):
         yield path, tree
-
-
-def _reset(repo: Path) -> None:
-    """Back to the committed workspace: params and outputs."""
-    run(repo, "git", "checkout", "-q", "--", ".")
-    dvc(repo, "checkout", "-q")
-
-
-def _experiments(repo: Path) -> set[str]:
-    """The names of the experiments on the current commit."""
-    return set(dvc(repo, "exp", "list", "--name-only").stdout.split())
-
-
-@contextlib.contextmanager
-def _leaves_no_trace(repo: Path) -> Iterator[None]:
-    """Whatever happens inside, the committed workspace comes back and the experiments made
-    inside are removed: the sweep's tests read this commit's experiments as theirs alone."""
-    before = _experiments(repo)
-    try:
-        yield
-    finally:
-        _reset(repo)
-        made = _experiments(repo) - before
-        if made:
-            dvc(repo, "exp", "remove", *sorted(made))
-
-
-def _applied_metrics(repo: Path, experiment: str) -> dict:
-    """``metrics/evaluate.json`` as ``experiment`` left it (applied, read, workspace reset)."""
-    try:
-        dvc(repo, "exp", "apply", experiment)
-        return json.loads((repo / "metrics/evaluate.json").read_text())
-    finally:
-        _reset(repo)
-
-
-def test_exp_run_with_another_seed_changes_the_split(repro_repo: Path) -> None:
-    before = (repro_repo / "data/splits.json").read_text()
-    with _leaves_no_trace(repro_repo):
-        dvc(repro_repo, "exp", "run", "splits", "-S", "splits.seed=7")  # only the stage compared
-        after = (repro_repo / "data/splits.json").read_text()
-        assert before != after
-        params = dvc(repro_repo, "params", "diff").stdout
-        assert "splits.seed" in params and "42" in params and "7" in params
-        metrics = dvc(repro_repo, "metrics", "diff").stdout
-        assert "metrics/splits.json" in metrics and "vitaldb.val.age_mean" in metrics
-
-
-SWEEP = (0.2, 0.8)
-
-
-@pytest.fixture(scope="module")
-def threshold_sweep(repro_repo: Path) -> Iterator[dict[float, str]]:
-    """The README's sweep recipe on a cheap param and one target stage (evaluate; the
-    mechanics are the README's): two experiments queued and run. Yields threshold ->
-    experiment name; the metrics-diff, compare and apply tests all read these two."""
-    _reset(repro_repo)  # a queued experiment starts from the workspace as it stands
-    before = _experiments(repro_repo)
-    thresholds = ",".join(map(str, SWEEP))
-    dvc(repro_repo, "exp", "run", "evaluate", "--queue", "-S", f"evaluate.threshold={thresholds}")
-    dvc(repro_repo, "queue", "start", "-j", "1")
-    deadline = time.monotonic() + 600
-    while True:
-        status = dvc(repro_repo, "queue", "status").stdout
-        if "Queued" not in status and "Running" not in status:
-            break
-        assert time.monotonic() < deadline, status
-        time.sleep(2)
-    assert status.count("Success") == 2, status
-    made = _experiments(repro_repo) - before
-    table = dvc(repro_repo, "exp", "show", "--csv").stdout
-    names = {
-        float(r["evaluate.threshold"]): r["Experiment"]
-        for r in csv.DictReader(io.StringIO(table))
-        if r["Experiment"] in made
-    }
-    assert set(names) == set(SWEEP), table
-    yield names
-    dvc(repro_repo, "exp", "remove", *sorted(made))
-
-
-def test_two_experiments_compare_with_metrics_diff(
-    repro_repo: Path, threshold_sweep: dict[float, str]
-) -> None:
-    """The sweep's two runs; `dvc metrics diff` between them names what changed."""
-    low_exp, high_exp = (threshold_sweep[t] for t in SWEEP)
-    low = _applied_metrics(repro_repo, low_exp)
-    high = _applied_metrics(repro_repo, high_exp)
-    assert low["windows"]["confusion"] != high["windows"]["confusion"]
-    diff = json.loads(dvc(repro_repo, "metrics", "diff", low_exp, high_exp, "--json").stdout)
-    changed = diff["metrics/evaluate.json"]
-    for key in ("windows.confusion.tp", "windows.confusion.fp", "windows.confusion.fn"):
-        old, new = low["windows"]["confusion"], high["windows"]["confusion"]
-        name = key.rsplit(".", 1)[1]
-        if old[name] != new[name]:
-            assert changed[key] == {
-                "old": old[name],
-                "new": new[name],
-                "diff": new[name] - old[name],
-            }
-    assert "windows.auroc" not in changed  # ranking metrics do not depend on the threshold
-    params = dvc(repro_repo, "params", "diff", low_exp, high_exp).stdout
-    assert "evaluate.threshold" in params and "0.2" in params and "0.8" in params
-    table = dvc(repro_repo, "metrics", "diff", low_exp, high_exp, "--md").stdout
-    assert "| metrics/evaluate.json" in table and "windows.confusion" in table
-
-
-def test_compare_two_experiments_and_a_revision(
-    repro_repo: Path, threshold_sweep: dict[float, str]
-) -> None:
-    """`ttmbio compare` reads each side's scores file from an experiment or a git revision:
-    a sweep run (the committed temperature scaling) against an isotonic one."""
-    swept = threshold_sweep[SWEEP[0]]
-    with _leaves_no_trace(repro_repo):
-        # target evaluate: calibrate (its param changed) and evaluate run, nothing else
-        iso = ("-n", "cal-iso", "-S", "calibrate.method=isotonic")
-        dvc(repro_repo, "exp", "run", "evaluate", *iso)
-        out = run(repro_repo, "ttmbio", "compare", swept, "cal-iso").stdout
-        assert f"{swept}:metrics/evaluate_scores.csv -> cal-iso:metrics/evaluate_scores.csv" in out
-        rows = {line.split("|")[1].strip() for line in out.splitlines() if line.startswith("| ")}
-        assert {"auroc", "auprc", "balanced_accuracy", "ece"} <= rows
-        head = run(repro_repo, "ttmbio", "compare", "HEAD", "cal-iso", "--md").stdout
-        auroc = next(line for line in head.splitlines() if line.startswith("| auroc |"))
-        base = float(auroc.split("|")[2])
-    committed = json.loads((repro_repo / "metrics/evaluate.json").read_text())
-    assert base == pytest.approx(committed["windows"]["auroc"], abs=1e-4)
-
-
-def test_exp_run_with_lora_shows_in_exp_show(repro_repo: Path) -> None:
-    target = "finetune@pretrained-1.0-42"  # the run read below; the other seven cost minutes
-    with _leaves_no_trace(repro_repo):
-        dvc(repro_repo, "exp", "run", target, "-S", "finetune.lora.enabled=true")
-        summary = json.loads(
-            (repro_repo / "models/finetune/pretrained-1.0-seed42/summary.json").read_text()
-        )
-        assert summary["lora"] is True and 0 < summary["lora_fraction"] < 0.1
-        shown = dvc(repro_repo, "exp", "show", "--json").stdout
-        assert '"finetune.lora.enabled"' in shown or '"enabled": true' in shown
-
-
-def test_queued_sweep_then_apply_the_best(
-    repro_repo: Path, threshold_sweep: dict[float, str]
-) -> None:
-    """The sweep's runs compared in `dvc exp show`, and the best applied."""
-    sort = ("--sort-by", "metrics/evaluate.json:windows.accuracy", "--sort-order", "desc")
-    changed = dvc(repro_repo, "exp", "show", "--only-changed", "--csv", *sort).stdout
-    header = next(csv.reader(io.StringIO(changed)))
-    assert "evaluate.threshold" in header and "windows.auroc" not in header, header
-    table = dvc(repro_repo, "exp", "show", "--csv", *sort).stdout
-    swept = set(threshold_sweep.values())
-    rows = [r for r in csv.DictReader(io.StringIO(table)) if r["Experiment"] in swept]
-    assert {float(r["evaluate.threshold"]) for r in rows} == set(SWEEP), table
-    # two evaluate files (BUT-PPG, hypotension) share metric names: DVC then prefixes columns
-    column = next(
-        k for k in rows[0] if k in ("windows.accuracy", "metrics/evaluate.json:windows.accuracy")
-    )
-    accuracies = [float(r[column]) for r in rows]
-    assert accuracies == sorted(accuracies, reverse=True)
-    best = rows[0]
-    try:
-        dvc(repro_repo, "exp", "apply", best["Experiment"])
-        applied = yaml.safe_load((repro_repo / "params.yaml").read_text())
-        assert applied["evaluate"]["threshold"] == float(best["evaluate.threshold"])
-        metrics = json.loads((repro_repo / "metrics/evaluate.json").read_text())
-        assert metrics["windows"]["accuracy"] == pytest.approx(float(best[column]))
-        assert "up to date" in dvc(repro_repo, "status", "evaluate").stdout.lower()
-    finally:
-        _reset(repro_repo)
 
 
 # last: it commits (the remote's config), which starts a new baseline for `dvc exp show`
