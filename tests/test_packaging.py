@@ -38,3 +38,15 @@ def test_the_cli_is_installed_as_ttmbio_stages(tmp_path: Path) -> None:
     ).stdout.split()
     assert Path(out[0]).resolve() == REPO / "stages" / "cli.py"
     assert out[1] == "None"
+
+
+def test_dvc_parses_yaml_with_the_c_parser() -> None:
+    """The install brings ruamel.yaml's C parser: DVC's safe loads (params.yaml once per stage
+    in every command, dvc.yaml, dvc.lock) otherwise take the pure-Python one, which made a
+    no-op ``dvc repro`` of the default pipeline 9.7 s instead of 7.2 s."""
+    from ruamel.yaml import YAML  # DVC loads with YAML(typ="safe")
+    from ruamel.yaml.main import CParser
+
+    assert CParser is not None, "pip install ruamel.yaml.clib (pinned in constraints.txt)"
+    assert YAML(typ="safe").Parser is CParser
+    assert YAML(typ="safe").load("a: [1, 2]") == {"a": [1, 2]}
