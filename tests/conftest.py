@@ -44,15 +44,21 @@ def _module_rank(items: list[pytest.Item]) -> dict[str, int]:
     return rank
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The longest files first, whole files kept together and in their order otherwise.
+def pytest_configure(config: pytest.Config) -> None:
+    """Keep the order below under pytest-xdist (``--dist loadfile``), whose default sends files
+    out by their number of tests, most first; without xdist there is no such option."""
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
 
-    Under xdist (``--dist loadfile``; pyproject turns off xdist's reordering by test count)
-    files go out in this order, two to each worker at the start: the two builds of the tiny
-    DAG (each minutes long) begin on both workers at once, the other slow files follow, and
-    the unit tests fill in around them. xdist's own order (files with more tests first) sent
-    the builders, which hold few tests, out last, so one worker was still building long after
-    the other had run everything else.
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The end-to-end files first, whole files kept together and in their order otherwise.
+
+    Under xdist files go out in this order, one to each worker at the start: the two builds of
+    the tiny DAG (each minutes long) begin on both workers at once, the files with a slow test
+    follow, and the unit tests fill in around them. xdist's own order (files with more tests
+    first) sent the builders, which hold few tests, out last, so one worker was still building
+    long after the other had run everything else.
     """
     rank = _module_rank(items)
     items.sort(key=lambda item: rank[item.nodeid.split("::")[0]])

@@ -174,7 +174,7 @@ def _numbers(tree: object, path: str = ""):
         yield path, tree
 
 
-# last: it commits (the remote's config), which starts a new baseline for `dvc exp show`
+# last: it commits (the remote's config) into the repository the other tests read
 def test_push_to_a_local_remote_and_pull_into_a_fresh_clone(
     repro_repo: Path, tmp_path: Path
 ) -> None:

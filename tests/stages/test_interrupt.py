@@ -2,14 +2,15 @@
 
 Pretraining and fine-tuning are killed as real subprocesses after their first epoch's
 checkpoint; the rerun resumes from it and must end with exactly the weights of a run that was
-never interrupted (CPU). The uninterrupted and the resumed runs go through the same CLI in this
-process (only the run to be killed needs its own), which saves four torch + granite-tsfm
-imports of ~8 s each. ``dvc repro`` killed inside a stage must leave the stage out of
-``dvc.lock`` and finish when run again (slow).
+never interrupted (CPU). The uninterrupted reference run goes through the same CLI in this
+process, which saves a torch + granite-tsfm import (~8 s) per test; the killed run and its
+resumption are subprocesses, as under DVC. ``dvc repro`` killed inside a stage must leave the
+stage out of ``dvc.lock`` and finish when run again (slow).
 """
 
 from __future__ import annotations
 
+import faulthandler
 import hashlib
 import os
 import signal
@@ -95,17 +96,31 @@ def kill_after_first_checkpoint(cmd: list[str], work: Path, timeout: float = 300
 
 
 def finish(cmd: list[str]) -> None:
+    result = subprocess.run(cmd, env=env(), capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
+def finish_here(cmd: list[str], timeout: float = 600) -> None:
     """Run ``cmd`` (``python -m ttmbio_stages ...``) to the end through the console script's
-    Typer app in this process, on one thread as the subprocesses (``OMP_NUM_THREADS=1``)."""
+    Typer app in this process, on one thread as the subprocesses (``OMP_NUM_THREADS=1``).
+
+    A hang past ``timeout`` ends this process with every thread's traceback (a test must not
+    hang CI). The run leaves what a stage leaves in a process: imports, torch's reseeded global
+    generator, dvclive's logger level; later tests here do not rely on those.
+    """
     from ttmbio_stages.cli import app
 
     assert cmd[1:3] == ["-m", "ttmbio_stages"], cmd
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
+    faulthandler.dump_traceback_later(timeout, exit=True)
     try:
         code = app(cmd[3:], prog_name="ttmbio", standalone_mode=False)
     finally:
+        faulthandler.cancel_dump_traceback_later()
         torch.set_num_threads(threads)
+    if code == 130:  # Typer turns Ctrl-C into this exit code
+        raise KeyboardInterrupt
     assert code in (None, 0), f"{' '.join(cmd[3:])} exited with {code}"
 
 
@@ -137,7 +152,7 @@ def test_killed_training_resumes_to_the_uninterrupted_weights(
 ) -> None:
     tmp = tiny[0]
     name = "run/" if stage == "finetune" else ""
-    finish(stage_cmd(tmp, stage, f"{stage}-straight", *extra))
+    finish_here(stage_cmd(tmp, stage, f"{stage}-straight", *extra))
     killed = stage_cmd(tmp, stage, f"{stage}-killed", *extra)
     kill_after_first_checkpoint(killed, tmp / f"{stage}-killed" / "work")
     out = tmp / f"{stage}-killed" / "out" / name
