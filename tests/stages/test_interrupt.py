@@ -23,6 +23,7 @@ import pytest
 import torch
 
 from tests.fixtures.pipeline import no_progress, tiny_params
+from tests.stages.one_process_build import run_app
 from tests.stages.repo import REPO, copy_repo, dvc
 from ttmbio.params import Params
 from ttmbio.splits.file import build_split_file
@@ -108,20 +109,18 @@ def finish_here(cmd: list[str], timeout: float = 600) -> None:
     hang CI). The run leaves what a stage leaves in a process: imports, torch's reseeded global
     generator, dvclive's logger level; later tests here do not rely on those.
     """
-    from ttmbio_stages.cli import app
-
     assert cmd[1:3] == ["-m", "ttmbio_stages"], cmd
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     faulthandler.dump_traceback_later(timeout, exit=True)
     try:
-        code = app(cmd[3:], prog_name="ttmbio", standalone_mode=False)
+        code = run_app(cmd[3:])
     finally:
         faulthandler.cancel_dump_traceback_later()
         torch.set_num_threads(threads)
     if code == 130:  # Typer turns Ctrl-C into this exit code
         raise KeyboardInterrupt
-    assert code in (None, 0), f"{' '.join(cmd[3:])} exited with {code}"
+    assert code == 0, f"{' '.join(cmd[3:])} exited with {code}"
 
 
 def file_digests(folder: Path) -> dict[str, str]:
