@@ -10,6 +10,7 @@ import pytest
 from tests import network_guard
 from tests.fixtures.files import make_butppg_dir, make_vital_dir
 from tests.stages.repo import BUILDERS
+from ttmbio_stages.cli import lighten_gc
 
 # tests never reach a model hub: a missing local checkpoint must fail, not download
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -46,7 +47,12 @@ def _module_rank(items: list[pytest.Item]) -> dict[str, int]:
 
 def pytest_configure(config: pytest.Config) -> None:
     """Keep the order below under pytest-xdist (``--dist loadfile``), whose default sends files
-    out by their number of tests, most first; without xdist there is no such option."""
+    out by their number of tests, most first; without xdist there is no such option.
+
+    Each test process also holds torch, transformers and granite-tsfm's objects: it collects
+    them as seldom as the console script does (GC time of five unit-test folders: 4.5 -> 1.6 s).
+    """
+    lighten_gc()
     if hasattr(config.option, "loadscopereorder"):
         config.option.loadscopereorder = False
 
