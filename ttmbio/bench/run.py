@@ -87,7 +87,8 @@ def run_bench(params: Params, paths: BenchPaths, quick: bool) -> dict[str, Any]:
     report["windowing"] = windowing_throughput(params, rows, [1, 2], 1 if quick else 3)
     report["windowing_floor"] = floor_throughput(params, rows, 1 if quick else 3)
     report["windows_memory"] = windows_memory(params, split_doc, n_cases, 1 if quick else 3)
-    report["long_case_memory"] = long_case_memory(params, rows[0], (1.0, 3.0 if quick else 12.0), 1)
+    long_hours = (0.5, 1.5) if quick else (1.0, 12.0)
+    report["long_case_memory"] = long_case_memory(params, rows[0], long_hours, 1)
     report["loader"] = loader_rates(
         params,
         paths.windows / PRETRAIN_DATASET / "train.zarr",
@@ -131,7 +132,7 @@ def summarize(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
         "loader_2_workers_windows_per_s": report["loader"]["workers_2"],
         "noop_repro_s": report["noop_repro"]["seconds"],
     }
-    # the long-case target is for 12 h vs 1 h; --quick measures 3 h vs 1 h, which says nothing
+    # the long-case target is for 12 h vs 1 h; --quick measures 1.5 h vs 0.5 h, which says nothing
     # about it, so its "met" is None there rather than a yes it did not earn
     not_judged = {"windows_rss_long_to_short_case"} if report["quick"] else set()
     out = {}
