@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import atexit
-import gc
-
 import typer
 
+from ttmbio.gc_tuning import lighten_gc
 from ttmbio_stages.baseline import baseline
 from ttmbio_stages.bench import bench
 from ttmbio_stages.calibrate import calibrate
@@ -46,21 +44,6 @@ app.command()(compare)
 app.add_typer(forecast_app, name="forecast")
 app.add_typer(export_app, name="export")
 app.command()(bench)
-
-
-def lighten_gc() -> None:
-    """Spend less of a short-lived command's time in the cyclic garbage collector.
-
-    A stage imports torch, transformers and granite-tsfm: ~0.5 M long-lived objects that
-    the collector keeps rescanning while they load (~1.5 s of an ~8 s import on 2 cores) and
-    scans once more as the interpreter exits (~2 s). Collect young objects less often, and
-    freeze every object once the other exit handlers have run (this one is registered first,
-    so it runs last): the final collection then skips them, and the process's memory goes
-    back to the system whole. Files are closed by then: outputs are written and renamed before
-    a command returns.
-    """
-    gc.set_threshold(10_000, 10, 10)
-    atexit.register(gc.freeze)
 
 
 def main() -> None:

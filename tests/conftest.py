@@ -10,7 +10,7 @@ import pytest
 from tests import network_guard
 from tests.fixtures.files import make_butppg_dir, make_vital_dir
 from tests.stages.repo import BUILDERS
-from ttmbio_stages.cli import lighten_gc
+from ttmbio.gc_tuning import lighten_gc
 
 # tests never reach a model hub: a missing local checkpoint must fail, not download
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

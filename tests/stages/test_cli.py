@@ -84,24 +84,26 @@ def test_bad_task_options_are_one_line_before_any_work(
     assert not (workdir / "models").exists() and not (workdir / "metrics").exists()
 
 
-def test_the_console_script_leaves_its_imports_out_of_the_final_collection(
+def test_the_console_script_leaves_its_imports_out_of_the_exit_collections(
     tmp_path: Path,
 ) -> None:
-    """`main` collects young objects less often and, after every other exit handler (one a
-    command registers included), freezes all objects, so the exit's collection skips them."""
+    """`main` collects young objects less often and freezes all objects once the exit handlers
+    registered after it started (a command's) have run: the exit's collections skip them."""
     code = (
         "import atexit, gc\n"
-        "atexit.register(lambda: print('frozen after the others:', gc.get_freeze_count() > 0))\n"
+        "atexit.register(lambda: print('frozen for a handler from before main:',"
+        " gc.get_freeze_count() > 0))\n"
         "from ttmbio_stages import cli\n"
         "def command():\n"
         "    print('threshold:', gc.get_threshold()[0])\n"
-        "    atexit.register(lambda: print('frozen before mine:', gc.get_freeze_count() > 0))\n"
+        "    atexit.register(lambda: print('frozen for the command\\'s handler:',"
+        " gc.get_freeze_count() > 0))\n"
         "cli.app = command\n"
         "cli.main()\n"
     )
     lines = run(tmp_path, sys.executable, "-c", code).stdout.splitlines()
     assert lines == [
         "threshold: 10000",
-        "frozen before mine: False",
-        "frozen after the others: True",
+        "frozen for the command's handler: False",
+        "frozen for a handler from before main: True",
     ]

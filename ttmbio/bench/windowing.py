@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from ttmbio.errors import SourceError
+from ttmbio.gc_tuning import lighten_gc
 from ttmbio.params import Params
 from ttmbio.sources.vital_dir import read_track_names
 from ttmbio.splits.schema import CaseRow, SplitFile
@@ -118,6 +119,7 @@ def windowing_throughput(
 
 
 def _child(params: Params, rows: list[CaseRow], queue: Any) -> None:
+    lighten_gc()  # as in the ``ttmbio`` console script, which runs the stage
     with tempfile.TemporaryDirectory(prefix="ttmbio-rss-") as tmp:
         _write(_with_workers(params, 1), rows, Path(tmp))
     queue.put(own_peak_rss_bytes())
