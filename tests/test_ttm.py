@@ -1,6 +1,8 @@
-"""Both TTMs come from one params -> TinyTimeMixerConfig mapping."""
+"""Both TTMs come from one params -> TinyTimeMixerConfig mapping, and one import of TTM."""
 
 from __future__ import annotations
+
+import sys
 
 from ttmbio.forecast.model import Forecaster
 from ttmbio.model.encoder import ttm_config
@@ -33,3 +35,44 @@ def test_encoder_and_forecaster_share_the_mapping() -> None:
     model = forecaster._new_model()
     assert (model.config.patch_stride, model.config.dropout) == (8, 0.3)
     assert model.config.prediction_length == 8 and model.config.scaling == "std"
+
+
+def test_deferred_package_init_keeps_one_copy_of_every_class() -> None:
+    """After ``ttmbio.ttm`` (no toolkit loaded), granite-tsfm works as if imported first:
+    package-level names run its ``__init__`` once, in the same module, and give the classes
+    ttmbio built with; TTM's config is registered with transformers then."""
+    import subprocess
+    import sys
+
+    code = """
+import sys
+import ttmbio.ttm as ttm
+assert "tsfm_public.toolkit" not in sys.modules
+import tsfm_public
+early = tsfm_public
+from tsfm_public import TimeSeriesPreprocessor, TinyTimeMixerForPrediction
+assert "tsfm_public.toolkit" in sys.modules and TimeSeriesPreprocessor.__name__
+assert TinyTimeMixerForPrediction is ttm.TinyTimeMixerForPrediction
+assert early.TinyTimeMixerModel is ttm.TinyTimeMixerModel
+from tsfm_public.models.tinytimemixer.modeling_tinytimemixer import TinyTimeMixerModel
+assert TinyTimeMixerModel is ttm.TinyTimeMixerModel
+from transformers import AutoConfig
+assert type(AutoConfig.for_model("tinytimemixer")) is ttm.TinyTimeMixerConfig
+assert sys.modules["tsfm_public"].__version__ == early.__version__
+try:
+    early.no_such_name
+except AttributeError:
+    print("ok")
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-1500:]
+    assert done.stdout.strip() == "ok"
+
+
+def test_a_package_imported_first_is_kept() -> None:
+    import tsfm_public
+
+    from ttmbio.ttm import defer_tsfm_package_init
+
+    defer_tsfm_package_init()
+    assert sys.modules["tsfm_public"] is tsfm_public

@@ -25,13 +25,16 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from tsfm_public.models.tinytimemixer import TinyTimeMixerConfig, TinyTimeMixerForPrediction
-from tsfm_public.models.tinytimemixer.modeling_tinytimemixer import TinyTimeMixerModel
 
 from ttmbio.dropout import use_fast_dropout
 from ttmbio.errors import ConfigError, first_line
 from ttmbio.params import ModelParams
-from ttmbio.ttm import tiny_time_mixer_config
+from ttmbio.ttm import (
+    TinyTimeMixerConfig,
+    TinyTimeMixerForPrediction,
+    TinyTimeMixerModel,
+    tiny_time_mixer_config,
+)
 
 # the fields of a pretrained checkpoint that must agree with params (name in TTM's config)
 _MUST_MATCH = (

@@ -74,7 +74,7 @@ def read_encoder_info(folder: Path) -> EncoderInfo:
 def load_encoder_folder(folder: Path) -> tuple[TTMEncoder, EncoderInfo]:
     """An exported encoder rebuilt as a :class:`TTMEncoder` (backbone from the HF folder),
     in train mode like a freshly built one."""
-    from tsfm_public.models.tinytimemixer.modeling_tinytimemixer import TinyTimeMixerModel
+    from ttmbio.ttm import TinyTimeMixerModel
 
     folder = Path(folder)
     info = read_encoder_info(folder)
