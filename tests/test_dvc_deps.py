@@ -224,3 +224,22 @@ def test_editing_a_library_file_reruns_exactly_its_stages(tmp_path: Path, docume
         assert PROBED in covering[name]  # listed as a file, so DVC names it in the report
         assert name in present
     assert not [n for n in reporting if n.startswith("forecast-")]
+
+
+def test_the_lock_records_the_code_of_this_tree() -> None:
+    """dvc.lock's hash of every code dep is this tree's: a change to ttmbio/ or stages/ lands
+    with its stages re-run, or, if it leaves their outputs alone, with those deps re-recorded
+    (what ``dvc commit`` records), so ``dvc status`` of a fresh clone tells the truth."""
+    from dvc.repo import Repo
+
+    folders = set(depgraph.PACKAGES.values())
+    with Repo(str(Path(__file__).resolve().parents[1])) as repo:
+        stale = [
+            f"{stage.addressing}: {dep.def_path}"
+            for stage in repo.index.stages
+            for dep in stage.deps
+            if dep.def_path.split("/")[0] in folders
+            and dep.hash_info
+            and dep.get_hash() != dep.hash_info
+        ]
+    assert not stale, "dvc.lock records other code for:\n" + "\n".join(stale)

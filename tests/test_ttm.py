@@ -42,7 +42,6 @@ def test_deferred_package_init_keeps_one_copy_of_every_class() -> None:
     package-level names run its ``__init__`` once, in the same module, and give the classes
     ttmbio built with; TTM's config is registered with transformers then."""
     import subprocess
-    import sys
 
     code = """
 import sys
