@@ -31,9 +31,12 @@ def params() -> dict:
     return depgraph.load_params()
 
 
+def _is_code(dep: str) -> bool:
+    return dep.split("/")[0] in set(depgraph.PACKAGES.values())  # ttmbio/ and stages/
+
+
 def _code_deps(stage: dict, params: dict) -> list[str]:
-    folders = set(depgraph.PACKAGES.values())  # ttmbio/ and stages/
-    return [d for d in depgraph.stage_deps(stage, params) if d.split("/")[0] in folders]
+    return [d for d in depgraph.stage_deps(stage, params) if _is_code(d)]
 
 
 def test_every_stage_maps_to_a_command(document: dict) -> None:
@@ -232,14 +235,11 @@ def test_the_lock_records_the_code_of_this_tree() -> None:
     (what ``dvc commit`` records), so ``dvc status`` of a fresh clone tells the truth."""
     from dvc.repo import Repo
 
-    folders = set(depgraph.PACKAGES.values())
     with Repo(str(Path(__file__).resolve().parents[1])) as repo:
         stale = [
             f"{stage.addressing}: {dep.def_path}"
             for stage in repo.index.stages
             for dep in stage.deps
-            if dep.def_path.split("/")[0] in folders
-            and dep.hash_info
-            and dep.get_hash() != dep.hash_info
+            if _is_code(dep.def_path) and dep.hash_info and dep.get_hash() != dep.hash_info
         ]
     assert not stale, "dvc.lock records other code for:\n" + "\n".join(stale)
